@@ -1,0 +1,280 @@
+#include "iocore/net/net_processor.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "iocore/eventsystem/diags.h"
+#include "iocore/net/unix_net_vconnection.h"
+
+namespace tollgate {
+namespace {
+
+// Accepts per listener per pass before yielding to the rest of the loop.
+constexpr int kMaxAcceptsPerPass = 64;
+
+void SetNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+IpEndpoint LocalEndpoint(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return IpEndpoint();
+  return IpEndpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+}  // namespace
+
+// One listening socket on one net thread. Readiness schedules an accept pass on the thread's
+// local queue (epoll dispatch itself never runs callbacks).
+class NetProcessor::Listener final : public Continuation, public EpollTarget {
+ public:
+  Listener(int fd, Continuation* acceptor, NetHandler* nh)
+      : fd_(fd), acceptor_(acceptor), nh_(nh) {}
+  ~Listener() override { close(fd_); }
+
+  void OnEpollEvent(uint32_t) override { ScheduleAcceptPass(); }
+
+  void HandleEvent(EventCode code, void*) override {
+    scheduled_ = false;
+    if (!registered_) {
+      registered_ = true;
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLET;
+      ev.data.ptr = static_cast<EpollTarget*>(this);
+      if (epoll_ctl(nh_->thread()->epoll_fd(), EPOLL_CTL_ADD, fd_, &ev) != 0) {
+        Diag(DiagLevel::kError, "net",
+             absl::StrCat("listener: epoll_ctl failed: ", strerror(errno)));
+      }
+      Listener* self = this;
+      nh_->thread()->AtExit([self] { delete self; });
+    }
+    if (code == EventCode::kInterval) backing_off_ = false;  // back-off over
+    if (!backing_off_) AcceptPass();
+  }
+
+ private:
+  void ScheduleAcceptPass() {
+    if (scheduled_ || backing_off_) return;
+    scheduled_ = true;
+    nh_->thread()->ScheduleImm(this);
+  }
+
+  void AcceptPass() {
+    const NetStats& stats = NetStats::Get();
+    for (int i = 0; i < kMaxAcceptsPerPass; ++i) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      int fd = accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+          exhausted_episode_ = false;
+          return;
+        }
+        if (err == EMFILE || err == ENFILE) {
+          if (!exhausted_episode_) {
+            exhausted_episode_ = true;
+            GlobalStats().Increment(stats.accept_fd_exhausted);
+            Diag(DiagLevel::kWarning, "net",
+                 absl::StrCat("accept on ", LocalEndpoint(fd_).ToString(), ": ", strerror(err),
+                              "; pausing accepts"));
+          }
+          backing_off_ = true;
+          nh_->thread()->ScheduleIn(this, nh_->shared()->config.accept_backoff);
+          return;
+        }
+        if (err != EINTR && err != ECONNABORTED) GlobalStats().Increment(stats.accept_errors);
+        continue;
+      }
+      if (exhausted_episode_) {
+        exhausted_episode_ = false;
+        Diag(DiagLevel::kNote, "net",
+             absl::StrCat("accept on ", LocalEndpoint(fd_).ToString(), " resumed"));
+      }
+      NetShared* shared = nh_->shared();
+      if (shared->open_connections.load(std::memory_order_relaxed) >=
+              shared->config.connections_throttle &&
+          !nh_->MakeRoom()) {
+        GlobalStats().Increment(stats.throttled_refusals);
+        close(fd);
+        continue;
+      }
+      SetNoDelay(fd);
+      IpEndpoint remote = IpEndpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+      UnixNetVConnection* vc = UnixNetVConnection::Adopt(fd, nh_, LocalEndpoint(fd), remote);
+      if (vc == nullptr) {
+        GlobalStats().Increment(stats.accept_errors);
+        continue;
+      }
+      GlobalStats().Increment(stats.accepts_total);
+      MutexTryLock lock(acceptor_->mutex().get());
+      if (!lock.locked()) {
+        GlobalStats().Increment(stats.throttled_refusals);
+        vc->DoIoClose(ECONNREFUSED);
+        continue;
+      }
+      acceptor_->HandleEvent(EventCode::kNetAccept, static_cast<NetVConnection*>(vc));
+    }
+    // Bound reached with connections possibly pending: continue on the next pass.
+    ScheduleAcceptPass();
+  }
+
+  const int fd_;
+  Continuation* const acceptor_;
+  NetHandler* const nh_;
+  bool registered_ = false;
+  bool scheduled_ = false;
+  bool backing_off_ = false;
+  bool exhausted_episode_ = false;
+};
+
+// One outgoing connection attempt; runs with the caller's mutex and deletes itself when done.
+class NetProcessor::ConnectOp final : public Continuation {
+ public:
+  ConnectOp(Continuation* cont, const IpEndpoint& to, ConnectOptions options)
+      : Continuation(cont->mutex()), cont_(cont), to_(to), options_(options) {}
+
+  void HandleEvent(EventCode code, void* data) override {
+    switch (code) {
+      case EventCode::kImmediate:
+        Start();
+        return;
+      case EventCode::kNetOpen:
+        timeout_.Cancel();
+        Finish(0);
+        return;
+      case EventCode::kNetOpenFailed:
+        timeout_.Cancel();
+        Finish(static_cast<int>(reinterpret_cast<intptr_t>(data)));
+        return;
+      case EventCode::kInterval:  // connect timeout
+        if (vc_ != nullptr) vc_->connecting_ = false;
+        Finish(ETIMEDOUT);
+        return;
+      default:
+        return;
+    }
+  }
+
+ private:
+  void Start() {
+    NetHandler* nh = NetHandler::ForCurrentThread();
+    int fd = socket(to_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || nh == nullptr) {
+      int err = fd < 0 ? errno : EINVAL;
+      if (fd >= 0) close(fd);
+      Finish(err);
+      return;
+    }
+    SetNoDelay(fd);
+    int rc = connect(fd, to_.sockaddr(), to_.socklen());
+    if (rc != 0 && errno != EINPROGRESS) {
+      int err = errno;
+      close(fd);
+      Finish(err);
+      return;
+    }
+    vc_ = UnixNetVConnection::Adopt(fd, nh, LocalEndpoint(fd), to_);
+    if (vc_ == nullptr) {
+      Finish(ENOMEM);
+      return;
+    }
+    if (rc == 0) {
+      Finish(0);
+      return;
+    }
+    vc_->connecting_ = true;
+    vc_->connect_cont_ = this;
+    timeout_ = nh->thread()->ScheduleIn(this, options_.timeout);
+  }
+
+  // Delivers the outcome to the caller (whose mutex is held) and deletes this operation.
+  void Finish(int err) {
+    if (err == 0) {
+      cont_->HandleEvent(EventCode::kNetOpen, static_cast<NetVConnection*>(vc_));
+    } else {
+      GlobalStats().Increment(NetStats::Get().connect_failures);
+      if (vc_ != nullptr) vc_->DoIoClose();
+      cont_->HandleEvent(EventCode::kNetOpenFailed,
+                         reinterpret_cast<void*>(static_cast<intptr_t>(-err)));
+    }
+    delete this;
+  }
+
+  Continuation* const cont_;
+  const IpEndpoint to_;
+  const ConnectOptions options_;
+  UnixNetVConnection* vc_ = nullptr;
+  Action timeout_;
+};
+
+NetProcessor::NetProcessor(NetConfig config) { shared_.config = config; }
+
+NetProcessor::~NetProcessor() = default;
+
+void NetProcessor::InitThread(EThread& thread) {
+  auto nh = std::make_unique<NetHandler>(&thread, &shared_);
+  std::lock_guard<std::mutex> lock(mu_);
+  handlers_.push_back(std::move(nh));
+  threads_.push_back(&thread);
+}
+
+absl::StatusOr<IpEndpoint> NetProcessor::Accept(Continuation* acceptor, const IpEndpoint& addr,
+                                                AcceptOptions options) {
+  std::vector<NetHandler*> handlers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& h : handlers_) handlers.push_back(h.get());
+  }
+  if (handlers.empty()) {
+    return absl::FailedPreconditionError("accept: no net threads are running");
+  }
+  IpEndpoint bound = addr;
+  std::vector<int> fds;
+  auto fail = [&](const char* call) {
+    absl::Status s =
+        absl::ErrnoToStatus(errno, absl::StrCat("listen on ", addr.ToString(), ": ", call));
+    for (int fd : fds) close(fd);
+    return s;
+  };
+  for (size_t i = 0; i < handlers.size(); ++i) {
+    int fd = socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail("socket");
+    fds.push_back(fd);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+      return fail("setsockopt(SO_REUSEPORT)");
+    }
+    if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, bound.sockaddr(), bound.socklen()) != 0) return fail("bind");
+    if (listen(fd, options.backlog) != 0) return fail("listen");
+    // Port 0: the first bind picked the port; the others share it.
+    if (i == 0) bound = LocalEndpoint(fd);
+  }
+  for (size_t i = 0; i < handlers.size(); ++i) {
+    auto* listener = new Listener(fds[i], acceptor, handlers[i]);
+    handlers[i]->thread()->ScheduleImm(listener);
+  }
+  return bound;
+}
+
+void NetProcessor::Connect(Continuation* cont, const IpEndpoint& to, ConnectOptions options) {
+  EThread* thread;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    thread = threads_[next_thread_.fetch_add(1, std::memory_order_relaxed) % threads_.size()];
+  }
+  thread->ScheduleImm(new ConnectOp(cont, to, options));
+}
+
+}  // namespace tollgate

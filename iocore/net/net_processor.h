@@ -1,0 +1,83 @@
+// NetProcessor: listening sockets and outgoing connections on the ET_NET threads.
+//
+//   NetProcessor net(NetConfig{});
+//   EventProcessor ep;
+//   ep.Start({.net_threads = 2, .net_thread_init = [&](EThread& t) { net.InitThread(t); }});
+//   absl::StatusOr<IpEndpoint> bound = net.Accept(&acceptor, *IpEndpoint::Parse("127.0.0.1:0"));
+//   net.Connect(&client, *bound, {.timeout = std::chrono::seconds(5)});
+//   ...
+//   ep.Shutdown();  // each thread closes its connections and listeners as it exits
+//
+// Accept: one SO_REUSEPORT listener per ET_NET thread; each accepts until EAGAIN (bounded per
+// pass), sets TCP_NODELAY, wraps the socket in a UnixNetVConnection on that thread and calls
+// the acceptor with NET_EVENT_ACCEPT and the NetVConnection* as data. The acceptor is called on
+// the net thread and must not block; a mutex on it is try-locked, and the connection is refused
+// when that fails, so acceptors normally have none. On EMFILE/ENFILE a listener stops for
+// NetConfig::accept_backoff, logs once per episode and resumes; it never spins.
+//
+// Connect: NET_EVENT_OPEN with the NetVConnection*, or NET_EVENT_OPEN_FAILED with -errno cast
+// to void* (ATS convention; -ETIMEDOUT after |timeout|), to |cont| under its mutex.
+
+#ifndef TOLLGATE_IOCORE_NET_NET_PROCESSOR_H_
+#define TOLLGATE_IOCORE_NET_NET_PROCESSOR_H_
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "iocore/eventsystem/continuation.h"
+#include "iocore/eventsystem/ethread.h"
+#include "iocore/net/ip_endpoint.h"
+#include "iocore/net/net_handler.h"
+
+namespace tollgate {
+
+struct AcceptOptions {
+  int backlog = 1024;
+};
+
+struct ConnectOptions {
+  Nanoseconds timeout = std::chrono::seconds(30);
+};
+
+class NetProcessor {
+ public:
+  explicit NetProcessor(NetConfig config = {});
+  ~NetProcessor();
+  NetProcessor(const NetProcessor&) = delete;
+  NetProcessor& operator=(const NetProcessor&) = delete;
+
+  // InitThread attaches a NetHandler to |thread|. Call it from the ET_NET thread init callback.
+  void InitThread(EThread& thread);
+
+  // Accept listens on |addr| (port 0: an ephemeral port) on every initialised net thread and
+  // returns the bound address. Errors name the address and the failing call. Call after the
+  // event threads started.
+  absl::StatusOr<IpEndpoint> Accept(Continuation* acceptor, const IpEndpoint& addr,
+                                    AcceptOptions options = {});
+
+  // Connect opens a TCP connection to |to| on the next net thread. Any thread.
+  void Connect(Continuation* cont, const IpEndpoint& to, ConnectOptions options = {});
+
+  const NetConfig& config() const { return shared_.config; }
+  // open_connections returns connections currently open across all threads.
+  int64_t open_connections() const {
+    return shared_.open_connections.load(std::memory_order_relaxed);
+  }
+
+ private:
+  class Listener;
+  class ConnectOp;
+
+  NetShared shared_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<NetHandler>> handlers_ ABSL_GUARDED_BY(mu_);
+  std::vector<EThread*> threads_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint32_t> next_thread_{0};
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_IOCORE_NET_NET_PROCESSOR_H_

@@ -1,0 +1,121 @@
+// UnixNetVConnection: a TCP connection as a non-blocking state machine on one net thread.
+//
+// Reads fill the read VIO's buffer free space with readv; writes send many blocks per writev.
+// Events (VC_EVENT_READ_READY, READ_COMPLETE, WRITE_READY, WRITE_COMPLETE, EOS, ERROR,
+// INACTIVITY_TIMEOUT, ACTIVE_TIMEOUT) go to the VIO's continuation with the VIO's mutex held;
+// the net thread only try-locks it. After DoIoClose no event is delivered; the object is freed
+// on the net thread once the current pass is over.
+//
+// Backpressure: no read while the buffer is above its water mark (MIOBuffer::HighWater); the
+// read side resumes on Reenable.
+
+#ifndef TOLLGATE_IOCORE_NET_UNIX_NET_VCONNECTION_H_
+#define TOLLGATE_IOCORE_NET_UNIX_NET_VCONNECTION_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "iocore/eventsystem/ethread.h"
+#include "iocore/eventsystem/io_buffer.h"
+#include "iocore/net/net_handler.h"
+#include "iocore/net/net_vconnection.h"
+
+namespace tollgate {
+
+class UnixNetVConnection final : public NetVConnection, public EpollTarget {
+ public:
+  // Adopt wraps a connected, non-blocking socket on the calling net thread's NetHandler. It
+  // returns null (and closes |fd|) if the socket cannot be registered.
+  static UnixNetVConnection* Adopt(int fd, NetHandler* nh, const IpEndpoint& local,
+                                   const IpEndpoint& remote);
+
+  // NetVConnection.
+  VIO* DoIoRead(Continuation* cont, int64_t nbytes, MIOBuffer* buffer) override;
+  VIO* DoIoWrite(Continuation* cont, int64_t nbytes, IOBufferReader* reader) override;
+  void DoIoClose(int error = 0) override;
+  void DoIoShutdown(ShutdownHow how) override;
+  void Reenable(VIO* vio) override;
+  void SetInactivityTimeout(Nanoseconds timeout) override;
+  void CancelInactivityTimeout() override;
+  void SetActiveTimeout(Nanoseconds timeout) override;
+  void CancelActiveTimeout() override;
+  void SetKeepAliveIdle(bool idle) override;
+  const IpEndpoint& local_addr() const override { return local_; }
+  const IpEndpoint& remote_addr() const override { return remote_; }
+  EThread* thread() const override { return nh_->thread(); }
+
+  // Continuation: a connection receives no scheduled events of its own.
+  void HandleEvent(EventCode, void*) override {}
+
+  // EpollTarget.
+  void OnEpollEvent(uint32_t epoll_events) override;
+
+  int fd() const { return fd_; }
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+
+ private:
+  friend class NetHandler;
+  friend class NetProcessor;
+
+  // Cross-thread operations queued on the NetHandler.
+  static constexpr uint8_t kOpEnableRead = 1;
+  static constexpr uint8_t kOpEnableWrite = 2;
+  static constexpr uint8_t kOpClose = 4;
+
+  struct Side {
+    bool enabled = false;
+    bool triggered = false;
+    bool queued = false;  // in the NetHandler's ready list
+    bool shut = false;  // shut down or hit EOS/error: never runs again
+  };
+
+  UnixNetVConnection(int fd, NetHandler* nh, const IpEndpoint& local, const IpEndpoint& remote);
+  ~UnixNetVConnection() override;
+
+  // Run by the NetHandler on this connection's thread.
+  void NetRead();
+  void NetWrite();
+  void ApplyOps(uint8_t ops);
+  void CheckTimeouts(int64_t now_ns);
+  void TimeOutNow(EventCode code);
+
+  void Enable(NetSide side);
+  Side& side(NetSide s) { return s == NetSide::kRead ? read_ : write_; }
+  bool Signal(VIO* vio, EventCode code);
+  void SignalError(VIO* vio, int err);
+  void CloseOnThread();
+  void TouchActivity();
+
+  int fd_;
+  NetHandler* const nh_;
+  const IpEndpoint local_;
+  const IpEndpoint remote_;
+  VIO read_vio_;
+  VIO write_vio_;
+  Side read_;
+  Side write_;
+  std::atomic<bool> closed_{false};
+  bool peer_hung_up_ = false;  // EPOLLRDHUP/HUP/ERR seen: read until EOS or error
+  int close_error_ = 0;
+
+  int64_t inactivity_timeout_ns_ = 0;  // 0: disarmed
+  int64_t last_activity_ns_ = 0;
+  int64_t active_deadline_ns_ = 0;  // 0: disarmed
+
+  // Connect in progress (NetProcessor::Connect): the first write readiness completes it.
+  Continuation* connect_cont_ = nullptr;
+  bool connecting_ = false;
+
+  // NetHandler bookkeeping.
+  uint8_t pending_ops_ = 0;  // guarded by the NetHandler's cross-thread mutex
+  bool released_ = false;
+  bool keep_alive_idle_ = false;
+  UnixNetVConnection* open_prev_ = nullptr;
+  UnixNetVConnection* open_next_ = nullptr;
+  UnixNetVConnection* ka_prev_ = nullptr;
+  UnixNetVConnection* ka_next_ = nullptr;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_IOCORE_NET_UNIX_NET_VCONNECTION_H_
