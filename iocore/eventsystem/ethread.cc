@@ -153,7 +153,7 @@ Action EThread::Schedule(Continuation* cont, EventCode code, void* cookie, int64
 
   bool need_wake;
   {
-    std::lock_guard<std::mutex> lock(external_mu_);
+    MutexGuard lock(&external_mu_);
     if (external_tail_ == nullptr) {
       external_head_ = e;
     } else {
@@ -186,7 +186,7 @@ void EThread::Loop() {
 void EThread::DrainExternalQueue() {
   Event* e;
   {
-    std::lock_guard<std::mutex> lock(external_mu_);
+    MutexGuard lock(&external_mu_);
     e = std::exchange(external_head_, nullptr);
     external_tail_ = nullptr;
     wake_pending_ = false;

@@ -34,6 +34,7 @@
 #include "iocore/eventsystem/clock.h"
 #include "iocore/eventsystem/continuation.h"
 #include "iocore/eventsystem/event.h"
+#include "iocore/eventsystem/mutex.h"
 
 namespace tollgate {
 
@@ -180,7 +181,7 @@ class EThread {
   Event* local_tail_ = nullptr;
   std::vector<Event*> heap_;
 
-  std::mutex external_mu_;
+  Mutex external_mu_;
   Event* external_head_ ABSL_GUARDED_BY(external_mu_) = nullptr;
   Event* external_tail_ ABSL_GUARDED_BY(external_mu_) = nullptr;
   // Set when an eventfd write is outstanding; cleared when the loop drains. Bounds wake-ups to

@@ -205,9 +205,10 @@ TEST_F(EThreadTest, ContinuationWhoseMutexIsHeldElsewhereRunsOnlyAfterReleaseThe
     retried = thread_->stats().lock_retries >= 2;
     if (!retried) std::this_thread::yield();
   }
-  ASSERT_TRUE(retried);
-  EXPECT_EQ(c.runs.value(), 0);
+  int64_t runs_while_held = c.runs.value();
   c.mutex()->Unlock();
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(runs_while_held, 0);
   ASSERT_TRUE(c.runs.WaitAtLeast(1, kTestDeadline));
   FnCont sentinel;
   thread_->ScheduleIn(&sentinel, milliseconds(10));

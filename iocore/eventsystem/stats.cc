@@ -44,7 +44,7 @@ class StatsCore {
   // AcquireSlab returns a slab for the calling thread to own: one an exited thread left, or a
   // new zeroed one published on the list.
   Slab* AcquireSlab() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexGuard lock(&mu_);
     if (!free_.empty()) {
       Slab* slab = free_.back();
       free_.pop_back();
@@ -57,7 +57,7 @@ class StatsCore {
 
   // ReleaseSlab hands back the slab of an exiting thread. It stays on the list.
   void ReleaseSlab(Slab* slab) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexGuard lock(&mu_);
     free_.push_back(slab);
   }
 
@@ -72,7 +72,7 @@ class StatsCore {
   const std::unique_ptr<std::atomic<int64_t>[]> base_;
   std::atomic<Slab*> head_{nullptr};  // pushed under mu_, read lock-free
 
-  std::mutex mu_;
+  Mutex mu_;
   std::vector<Slab*> free_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -192,7 +192,7 @@ StatsRegistry::~StatsRegistry() = default;
 
 absl::StatusOr<StatId> StatsRegistry::Register(absl::string_view name, StatKind kind) {
   if (absl::Status status = ValidateName(name); !status.ok()) return status;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexGuard lock(&mu_);
   // Look the name up before checking capacity: re-registering on reload must work when full.
   if (auto it = index_by_name_.find(name); it != index_by_name_.end()) {
     const StatKind existing = stats_[it->second].kind;
@@ -216,14 +216,14 @@ absl::StatusOr<StatId> StatsRegistry::Register(absl::string_view name, StatKind 
 }
 
 std::optional<StatId> StatsRegistry::Find(absl::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexGuard lock(&mu_);
   auto it = index_by_name_.find(name);
   if (it == index_by_name_.end()) return std::nullopt;
   return StatId(it->second);
 }
 
 std::vector<StatSnapshotEntry> StatsRegistry::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexGuard lock(&mu_);
   std::vector<StatSnapshotEntry> entries;
   entries.reserve(stats_.size());
   for (size_t i = 0; i < stats_.size(); ++i) {

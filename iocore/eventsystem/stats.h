@@ -39,6 +39,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "iocore/eventsystem/mutex.h"
 
 namespace tollgate {
 
@@ -180,7 +181,7 @@ class StatsRegistry {
     std::string name;
     StatKind kind;
   };
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::vector<StatInfo> stats_ ABSL_GUARDED_BY(mu_);  // index is the StatId's
   absl::flat_hash_map<std::string, int> index_by_name_ ABSL_GUARDED_BY(mu_);
 };

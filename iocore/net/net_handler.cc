@@ -157,7 +157,7 @@ bool NetHandler::MakeRoom() {
 void NetHandler::EnqueueFromOtherThread(UnixNetVConnection* vc, uint8_t ops) {
   bool first;
   {
-    std::lock_guard<std::mutex> lock(other_mu_);
+    MutexGuard lock(&other_mu_);
     first = other_.empty();
     if (vc->pending_ops_ == 0) other_.push_back(vc);
     vc->pending_ops_ |= ops;
@@ -168,7 +168,7 @@ void NetHandler::EnqueueFromOtherThread(UnixNetVConnection* vc, uint8_t ops) {
 void NetHandler::DrainOtherThreads() {
   std::vector<std::pair<UnixNetVConnection*, uint8_t>> work;
   {
-    std::lock_guard<std::mutex> lock(other_mu_);
+    MutexGuard lock(&other_mu_);
     if (other_.empty()) return;
     work.reserve(other_.size());
     for (UnixNetVConnection* vc : other_) {

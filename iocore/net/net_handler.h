@@ -22,6 +22,7 @@
 #include "absl/base/thread_annotations.h"
 #include "iocore/eventsystem/clock.h"
 #include "iocore/eventsystem/ethread.h"
+#include "iocore/eventsystem/mutex.h"
 #include "iocore/eventsystem/stats.h"
 
 namespace tollgate {
@@ -130,7 +131,7 @@ class NetHandler final : public Poller {
   int64_t connection_count_ = 0;
   bool retry_scheduled_ = false;
 
-  std::mutex other_mu_;
+  Mutex other_mu_;
   std::vector<UnixNetVConnection*> other_ ABSL_GUARDED_BY(other_mu_);
 
   Cop* cop_ = nullptr;

@@ -223,7 +223,7 @@ NetProcessor::~NetProcessor() = default;
 
 void NetProcessor::InitThread(EThread& thread) {
   auto nh = std::make_unique<NetHandler>(&thread, &shared_);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexGuard lock(&mu_);
   handlers_.push_back(std::move(nh));
   threads_.push_back(&thread);
 }
@@ -232,7 +232,7 @@ absl::StatusOr<IpEndpoint> NetProcessor::Accept(Continuation* acceptor, const Ip
                                                 AcceptOptions options) {
   std::vector<NetHandler*> handlers;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexGuard lock(&mu_);
     for (auto& h : handlers_) handlers.push_back(h.get());
   }
   if (handlers.empty()) {
@@ -271,7 +271,7 @@ absl::StatusOr<IpEndpoint> NetProcessor::Accept(Continuation* acceptor, const Ip
 void NetProcessor::Connect(Continuation* cont, const IpEndpoint& to, ConnectOptions options) {
   EThread* thread;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexGuard lock(&mu_);
     thread = threads_[next_thread_.fetch_add(1, std::memory_order_relaxed) % threads_.size()];
   }
   thread->ScheduleImm(new ConnectOp(cont, to, options));

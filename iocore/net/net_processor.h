@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "iocore/eventsystem/continuation.h"
 #include "iocore/eventsystem/ethread.h"
+#include "iocore/eventsystem/mutex.h"
 #include "iocore/net/ip_endpoint.h"
 #include "iocore/net/net_handler.h"
 
@@ -72,7 +73,7 @@ class NetProcessor {
   class ConnectOp;
 
   NetShared shared_;
-  std::mutex mu_;
+  Mutex mu_;
   std::vector<std::unique_ptr<NetHandler>> handlers_ ABSL_GUARDED_BY(mu_);
   std::vector<EThread*> threads_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint32_t> next_thread_{0};
