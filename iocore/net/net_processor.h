@@ -32,6 +32,7 @@
 #include "iocore/eventsystem/mutex.h"
 #include "iocore/net/ip_endpoint.h"
 #include "iocore/net/net_handler.h"
+#include "iocore/net/net_vconnection.h"
 
 namespace tollgate {
 
