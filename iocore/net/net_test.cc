@@ -367,13 +367,17 @@ TEST_F(NetTest, PeerResetGivesErrorEvent) {
   EXPECT_EQ(log_.eos.value(), 0);
 }
 
+int64_t Stat(StatId id) { return GlobalStats().Get(id); }
+
 TEST_F(NetTest, InactivityTimeoutFiresOnceThenStaysQuiet) {
   StartNet(ServerMode::kTimeouts, 1, {.cop_interval = milliseconds(10)});
+  int64_t counted_before = Stat(NetStats::Get().inactivity_timeouts);
   int fd = ConnectClient();
   ASSERT_TRUE(log_.inactivity_timeouts.WaitAtLeast(1, kTestDeadline));
   PassTime(milliseconds(200));  // twenty more cop rounds
   EXPECT_EQ(log_.inactivity_timeouts.value(), 1);
   EXPECT_EQ(log_.active_timeouts.value(), 0);
+  EXPECT_EQ(Stat(NetStats::Get().inactivity_timeouts) - counted_before, 1);
   close(fd);
   ASSERT_TRUE(log_.finished.WaitAtLeast(1, kTestDeadline));
 }
@@ -411,6 +415,7 @@ TEST_F(NetTest, CloseInsideCallbackStopsAllFurtherEvents) {
   PassTime(milliseconds(20));
   EXPECT_EQ(log_.events_after_close.value(), 0);
   EXPECT_EQ(net_->open_connections(), 0);
+  EXPECT_EQ(Stat(NetStats::Get().connections_open), 0);
 }
 
 TEST_F(NetTest, ReadingStopsAboveTheWaterMarkAndResumesOnReenable) {
@@ -528,10 +533,12 @@ TEST_F(NetTest, ConnectToAClosedPortFailsWithConnectionRefused) {
 
   WaitCounter ok, failed;
   EchoClient client("x", &ok, &failed);
+  int64_t failures_before = Stat(NetStats::Get().connect_failures);
   net_->Connect(&client, closed_port);
   ASSERT_TRUE(failed.WaitAtLeast(1, kTestDeadline));
   MutexLock lock(client.mutex().get());
   EXPECT_EQ(client.open_error, -ECONNREFUSED);
+  EXPECT_EQ(Stat(NetStats::Get().connect_failures) - failures_before, 1);
 }
 
 TEST_F(NetTest, ConnectTimesOutWhenTheListenerNeverAnswers) {
@@ -565,6 +572,7 @@ TEST_F(NetTest, ConnectTimesOutWhenTheListenerNeverAnswers) {
 
 TEST_F(NetTest, AtTheConnectionLimitTheOldestIdleKeepAliveConnectionIsTimedOutFirst) {
   StartNet(ServerMode::kKeepAliveIdle, 1, {.connections_throttle = 2});
+  int64_t closes_before = Stat(NetStats::Get().throttled_closes);
   int a = ConnectClient();
   ASSERT_TRUE(log_.accepted.WaitAtLeast(1, kTestDeadline));
   int b = ConnectClient();
@@ -574,9 +582,24 @@ TEST_F(NetTest, AtTheConnectionLimitTheOldestIdleKeepAliveConnectionIsTimedOutFi
   ASSERT_TRUE(log_.inactivity_timeouts.WaitAtLeast(1, kTestDeadline));
   char byte;
   EXPECT_EQ(recv(a, &byte, 1, 0), 0) << "the oldest idle connection should be closed";
+  EXPECT_EQ(Stat(NetStats::Get().throttled_closes) - closes_before, 1);
   close(a);
   close(b);
   close(c);
+}
+
+TEST_F(NetTest, AtTheConnectionLimitWithNoIdleConnectionNewOnesAreRefused) {
+  StartNet(ServerMode::kHoldWithoutReading, 1, {.connections_throttle = 1});
+  int64_t refusals_before = Stat(NetStats::Get().throttled_refusals);
+  int a = ConnectClient();
+  ASSERT_TRUE(log_.accepted.WaitAtLeast(1, kTestDeadline));
+  int b = ConnectClient();  // the kernel completes the handshake; the server then drops it
+  char byte;
+  EXPECT_LE(recv(b, &byte, 1, 0), 0) << "a connection over the limit should be closed";
+  EXPECT_EQ(Stat(NetStats::Get().throttled_refusals) - refusals_before, 1);
+  EXPECT_EQ(log_.accepted.value(), 1);
+  close(a);
+  close(b);
 }
 
 }  // namespace
