@@ -37,8 +37,8 @@ IpEndpoint LocalEndpoint(int fd) {
 // local queue (epoll dispatch itself never runs callbacks).
 class NetProcessor::Listener final : public Continuation, public EpollTarget {
  public:
-  Listener(int fd, Continuation* acceptor, NetHandler* nh)
-      : fd_(fd), acceptor_(acceptor), nh_(nh) {}
+  Listener(int fd, Continuation* acceptor, NetHandler* nh, const AcceptOptions& options)
+      : fd_(fd), acceptor_(acceptor), nh_(nh), make_vc_(options.make_vc) {}
   ~Listener() override { close(fd_); }
 
   void OnEpollEvent(uint32_t) override { ScheduleAcceptPass(); }
@@ -110,7 +110,9 @@ class NetProcessor::Listener final : public Continuation, public EpollTarget {
       }
       SetNoDelay(fd);
       IpEndpoint remote = IpEndpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-      UnixNetVConnection* vc = UnixNetVConnection::Adopt(fd, nh_, LocalEndpoint(fd), remote);
+      UnixNetVConnection* vc = make_vc_
+          ? make_vc_(fd, nh_, LocalEndpoint(fd), remote)
+          : UnixNetVConnection::Adopt(fd, nh_, LocalEndpoint(fd), remote);
       if (vc == nullptr) {
         GlobalStats().Increment(stats.accept_errors);
         continue;
@@ -131,6 +133,8 @@ class NetProcessor::Listener final : public Continuation, public EpollTarget {
   const int fd_;
   Continuation* const acceptor_;
   NetHandler* const nh_;
+  const std::function<UnixNetVConnection*(int, NetHandler*, const IpEndpoint&, const IpEndpoint&)>
+      make_vc_;
   bool registered_ = false;
   bool scheduled_ = false;
   bool backing_off_ = false;
@@ -262,7 +266,7 @@ absl::StatusOr<IpEndpoint> NetProcessor::Accept(Continuation* acceptor, const Ip
     if (i == 0) bound = LocalEndpoint(fd);
   }
   for (size_t i = 0; i < handlers.size(); ++i) {
-    auto* listener = new Listener(fds[i], acceptor, handlers[i]);
+    auto* listener = new Listener(fds[i], acceptor, handlers[i], options);
     handlers[i]->thread()->ScheduleImm(listener);
   }
   return bound;

@@ -21,6 +21,7 @@
 #ifndef TOLLGATE_IOCORE_NET_NET_PROCESSOR_H_
 #define TOLLGATE_IOCORE_NET_NET_PROCESSOR_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -36,8 +37,16 @@
 
 namespace tollgate {
 
+class UnixNetVConnection;
+
 struct AcceptOptions {
   int backlog = 1024;
+  // Wraps each accepted socket (non-blocking, TCP_NODELAY) on the accepting net thread. Empty:
+  // a plain UnixNetVConnection. The TLS layer passes one that makes SSLNetVConnections. Returns
+  // null (having closed the socket) when the connection cannot be set up.
+  std::function<UnixNetVConnection*(int fd, NetHandler* nh, const IpEndpoint& local,
+                                    const IpEndpoint& remote)>
+      make_vc;
 };
 
 struct ConnectOptions {

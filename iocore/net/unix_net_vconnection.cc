@@ -84,6 +84,8 @@ void UnixNetVConnection::ApplyOps(uint8_t ops) {
     return;
   }
   if (released_) return;
+  if (ops & kOpResume) OnResume();
+  if (released_) return;
   if (ops & kOpEnableRead) {
     read_.enabled = read_vio_.op() == VIO::Op::kRead && read_vio_.continuation() != nullptr;
     nh_->MarkReady(this, NetSide::kRead);
@@ -91,6 +93,14 @@ void UnixNetVConnection::ApplyOps(uint8_t ops) {
   if (ops & kOpEnableWrite) {
     write_.enabled = write_vio_.op() == VIO::Op::kWrite && write_vio_.continuation() != nullptr;
     nh_->MarkReady(this, NetSide::kWrite);
+  }
+}
+
+void UnixNetVConnection::RequestResume() {
+  if (nh_->thread()->IsCurrent()) {
+    ApplyOps(kOpResume);
+  } else {
+    nh_->EnqueueFromOtherThread(this, kOpResume);
   }
 }
 
@@ -202,39 +212,56 @@ void UnixNetVConnection::NetRead() {
     read_.enabled = false;  // resumes on Reenable
     return;
   }
-  int64_t want = std::min(vio->ntodo(), kMaxBytesPerPass);
-  iovec iov[kMaxIov];
-  int niov = buf->FillIovecs(iov, kMaxIov, want);
-  int64_t offered = 0;
-  for (int i = 0; i < niov; ++i) offered += static_cast<int64_t>(iov[i].iov_len);
-  ssize_t r = readv(fd_, iov, niov);
-  if (r < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+  IoResult r = ReadIntoBuffer(buf, std::min(vio->ntodo(), kMaxBytesPerPass));
+  switch (r.status) {
+    case IoResult::Status::kWouldBlock:
       read_.triggered = false;
-    } else if (errno != EINTR) {
-      SignalError(vio, errno);
-    }
-    return;
+      return;
+    case IoResult::Status::kError:
+      SignalError(vio, r.error);
+      return;
+    case IoResult::Status::kEof:
+      read_.triggered = false;
+      read_.shut = true;
+      Signal(vio, EventCode::kVcEos);
+      return;
+    case IoResult::Status::kOk:
+      break;
   }
-  if (r == 0) {
-    read_.triggered = false;
-    read_.shut = true;
-    Signal(vio, EventCode::kVcEos);
-    return;
-  }
-  buf->Fill(r);
-  vio->AddDone(r);
+  vio->AddDone(r.bytes);
   TouchActivity();
   // A short read drained the socket, and edge-triggered epoll reports the next arrival. Not so
-  // once the peer's FIN was reported: no new edge would come for it, so read on until readv
+  // once the peer's FIN was reported: no new edge would come for it, so read on until the read
   // returns 0.
-  if (r < offered && !peer_hung_up_) read_.triggered = false;
+  if (r.drained && !peer_hung_up_) read_.triggered = false;
   if (vio->ntodo() <= 0) {
     read_.enabled = false;
     Signal(vio, EventCode::kVcReadComplete);
   } else {
     Signal(vio, EventCode::kVcReadReady);
   }
+}
+
+IoResult UnixNetVConnection::RawReadIntoBuffer(MIOBuffer* buf, int64_t max) {
+  iovec iov[kMaxIov];
+  int niov = buf->FillIovecs(iov, kMaxIov, max);
+  int64_t offered = 0;
+  for (int i = 0; i < niov; ++i) offered += static_cast<int64_t>(iov[i].iov_len);
+  ssize_t r;
+  do {
+    r = readv(fd_, iov, niov);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    buf->Fill(0);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoResult::Status::kWouldBlock};
+    return {IoResult::Status::kError, 0, false, errno};
+  }
+  if (r == 0) {
+    buf->Fill(0);
+    return {IoResult::Status::kEof};
+  }
+  buf->Fill(r);
+  return {IoResult::Status::kOk, r, r < offered};
 }
 
 void UnixNetVConnection::NetWrite() {
@@ -288,24 +315,22 @@ void UnixNetVConnection::NetWrite() {
       return;
     }
   }
-  int64_t want = std::min({vio->ntodo(), reader->ReadAvail(), kMaxBytesPerPass});
-  iovec iov[kMaxIov];
-  int niov = reader->FillIovecs(iov, kMaxIov, want);
-  int64_t offered = 0;
-  for (int i = 0; i < niov; ++i) offered += static_cast<int64_t>(iov[i].iov_len);
-  ssize_t w = writev(fd_, iov, niov);
-  if (w < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+  IoResult w =
+      WriteFromReader(reader, std::min({vio->ntodo(), reader->ReadAvail(), kMaxBytesPerPass}));
+  switch (w.status) {
+    case IoResult::Status::kWouldBlock:
       write_.triggered = false;
-    } else if (errno != EINTR) {
-      SignalError(vio, errno);
-    }
-    return;
+      return;
+    case IoResult::Status::kError:
+    case IoResult::Status::kEof:
+      SignalError(vio, w.error != 0 ? w.error : EPIPE);
+      return;
+    case IoResult::Status::kOk:
+      break;
   }
-  reader->Consume(w);
-  vio->AddDone(w);
+  vio->AddDone(w.bytes);
   TouchActivity();
-  if (w < offered) write_.triggered = false;  // socket buffer full: wait for EPOLLOUT
+  if (w.drained) write_.triggered = false;  // socket buffer full: wait for EPOLLOUT
   if (vio->ntodo() <= 0) {
     write_.enabled = false;
     Signal(vio, EventCode::kVcWriteComplete);
@@ -313,6 +338,23 @@ void UnixNetVConnection::NetWrite() {
     Signal(vio, EventCode::kVcWriteReady);
     if (!closed() && reader->ReadAvail() == 0) write_.enabled = false;
   }
+}
+
+IoResult UnixNetVConnection::RawWriteFromReader(IOBufferReader* reader, int64_t max) {
+  iovec iov[kMaxIov];
+  int niov = reader->FillIovecs(iov, kMaxIov, max);
+  int64_t offered = 0;
+  for (int i = 0; i < niov; ++i) offered += static_cast<int64_t>(iov[i].iov_len);
+  ssize_t w;
+  do {
+    w = writev(fd_, iov, niov);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {IoResult::Status::kWouldBlock};
+    return {IoResult::Status::kError, 0, false, errno};
+  }
+  reader->Consume(w);
+  return {IoResult::Status::kOk, w, w < offered};
 }
 
 void UnixNetVConnection::CheckTimeouts(int64_t now) {

@@ -22,7 +22,23 @@
 
 namespace tollgate {
 
-class UnixNetVConnection final : public NetVConnection, public EpollTarget {
+// IoResult: the outcome of moving bytes between the socket and a buffer.
+struct IoResult {
+  enum class Status : uint8_t {
+    kOk,  // |bytes| > 0 moved
+    kWouldBlock,  // nothing moved: the socket (or TLS) needs readiness first
+    kEof,  // the peer closed its direction cleanly
+    kError,  // |error| holds the errno (or a TLS failure mapped to one)
+  };
+  Status status = Status::kOk;
+  int64_t bytes = 0;
+  // With kOk: the socket had nothing more (a short read or write); edge-triggered epoll reports
+  // the next change.
+  bool drained = false;
+  int error = 0;
+};
+
+class UnixNetVConnection : public NetVConnection, public EpollTarget {
  public:
   // Adopt wraps a connected, non-blocking socket on the calling net thread's NetHandler. It
   // returns null (and closes |fd|) if the socket cannot be registered.
@@ -53,7 +69,7 @@ class UnixNetVConnection final : public NetVConnection, public EpollTarget {
   int fd() const { return fd_; }
   bool closed() const { return closed_.load(std::memory_order_acquire); }
 
- private:
+ protected:
   friend class NetHandler;
   friend class NetProcessor;
 
@@ -61,6 +77,7 @@ class UnixNetVConnection final : public NetVConnection, public EpollTarget {
   static constexpr uint8_t kOpEnableRead = 1;
   static constexpr uint8_t kOpEnableWrite = 2;
   static constexpr uint8_t kOpClose = 4;
+  static constexpr uint8_t kOpResume = 8;  // a subclass's own work (e.g. a hook reenabled)
 
   struct Side {
     bool enabled = false;
@@ -72,18 +89,39 @@ class UnixNetVConnection final : public NetVConnection, public EpollTarget {
   UnixNetVConnection(int fd, NetHandler* nh, const IpEndpoint& local, const IpEndpoint& remote);
   ~UnixNetVConnection() override;
 
-  // Run by the NetHandler on this connection's thread.
-  void NetRead();
-  void NetWrite();
+  // Run by the NetHandler on this connection's thread when a side is enabled and triggered. The
+  // base versions drive the read and write VIOs; a subclass may run something else first (the
+  // TLS handshake) and switch to these once.
+  virtual void NetRead();
+  virtual void NetWrite();
+  // Byte movement for the VIO paths: readv/writev here, SSL_read/SSL_write for TLS.
+  virtual IoResult ReadIntoBuffer(MIOBuffer* buf, int64_t max) {
+    return RawReadIntoBuffer(buf, max);
+  }
+  virtual IoResult WriteFromReader(IOBufferReader* reader, int64_t max) {
+    return RawWriteFromReader(reader, max);
+  }
+  // readv / writev on the socket.
+  IoResult RawReadIntoBuffer(MIOBuffer* buf, int64_t max);
+  IoResult RawWriteFromReader(IOBufferReader* reader, int64_t max);
+  // Closing on the connection's thread; a subclass may first run work of its own (close hooks)
+  // and then call the base version.
+  virtual void CloseOnThread();
+  // A timeout found by the InactivityCop.
+  virtual void TimeOutNow(EventCode code);
+  // kOpResume, queued with RequestResume from any thread, runs here on the connection's thread.
+  virtual void OnResume() {}
+  // RequestResume arranges for OnResume to run on the connection's thread: now if called there,
+  // else through the NetHandler's queue.
+  void RequestResume();
+
   void ApplyOps(uint8_t ops);
   void CheckTimeouts(int64_t now_ns);
-  void TimeOutNow(EventCode code);
 
   void Enable(NetSide side);
   Side& side(NetSide s) { return s == NetSide::kRead ? read_ : write_; }
   bool Signal(VIO* vio, EventCode code);
   void SignalError(VIO* vio, int err);
-  void CloseOnThread();
   void TouchActivity();
 
   int fd_;
