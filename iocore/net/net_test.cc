@@ -19,6 +19,7 @@
 #include "iocore/eventsystem/io_buffer.h"
 #include "iocore/net/net_processor.h"
 #include "iocore/net/unix_net_vconnection.h"
+#include "tests/util/echo_session.h"
 #include "tests/util/wait.h"
 
 namespace tollgate {
@@ -26,85 +27,11 @@ namespace {
 
 using std::chrono::milliseconds;
 using test_util::kTestDeadline;
+using test_util::EchoSession;
+using test_util::SessionLog;
 using test_util::WaitCounter;
 
 // ---- Server side: sessions run by the net layer ------------------------------------------------
-
-struct SessionLog {
-  WaitCounter accepted;
-  WaitCounter finished;
-  WaitCounter eos;
-  WaitCounter errors;
-  WaitCounter inactivity_timeouts;
-  WaitCounter active_timeouts;
-  WaitCounter events_after_close;
-};
-
-// Echoes every byte back; on EOS flushes what is left, then closes.
-class EchoSession : public Continuation {
- public:
-  EchoSession(NetVConnection* vc, SessionLog* log)
-      : Continuation(NewProxyMutex()), vc_(vc), log_(log) {}
-
-  void Start() {
-    MutexLock lock(mutex().get());
-    buf_.set_water_mark(256 * 1024);
-    reader_ = buf_.AllocReader();
-    read_ = vc_->DoIoRead(this, INT64_MAX, &buf_);
-    write_ = vc_->DoIoWrite(this, INT64_MAX, reader_);
-  }
-
-  void HandleEvent(EventCode code, void*) override {
-    switch (code) {
-      case EventCode::kVcReadReady:
-        write_->Reenable();
-        return;
-      case EventCode::kVcWriteReady:
-        read_->Reenable();
-        return;
-      case EventCode::kVcEos:
-        log_->eos.Increment();
-        write_->set_nbytes(write_->ndone() + reader_->ReadAvail());
-        if (write_->ntodo() == 0) {
-          Finish();
-        } else {
-          write_->Reenable();
-        }
-        return;
-      case EventCode::kVcWriteComplete:
-        Finish();
-        return;
-      case EventCode::kError:
-        log_->errors.Increment();
-        Finish();
-        return;
-      case EventCode::kVcInactivityTimeout:
-        log_->inactivity_timeouts.Increment();
-        Finish();
-        return;
-      case EventCode::kVcActiveTimeout:
-        log_->active_timeouts.Increment();
-        Finish();
-        return;
-      default:
-        return;
-    }
-  }
-
- private:
-  void Finish() {
-    vc_->DoIoClose();
-    log_->finished.Increment();
-    delete this;
-  }
-
-  NetVConnection* vc_;
-  SessionLog* log_;
-  MIOBuffer buf_;
-  IOBufferReader* reader_ = nullptr;
-  VIO* read_ = nullptr;
-  VIO* write_ = nullptr;
-};
 
 // What the acceptor does with each new connection.
 enum class ServerMode {

@@ -1,0 +1,734 @@
+#include "iocore/tls/ssl_net_vconnection.h"
+
+#include <openssl/err.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "iocore/eventsystem/diags.h"
+#include "iocore/tls/vc_handle.h"
+
+namespace tollgate {
+namespace {
+
+constexpr int kMaxIov = 16;
+
+std::atomic<int64_t> g_parked_handshakes{0};
+
+int SslExIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+StatId RegisterCounter(const char* name) {
+  absl::StatusOr<StatId> id = GlobalStats().Register(name, StatKind::kCounter);
+  return id.ok() ? *id : StatId();
+}
+
+void DebugSsl(absl::string_view message) {
+  if (IsDebugTagSet("ssl")) Diag(DiagLevel::kDebug, "ssl", message);
+}
+
+// ParseSni returns the host_name entry of the server_name extension, or "" when absent or
+// malformed. Bounds-checked: the bytes come straight from the client.
+std::string ParseSni(const SSL_CLIENT_HELLO* hello) {
+  const uint8_t* data = nullptr;
+  size_t len = 0;
+  if (!SSL_early_callback_ctx_extension_get(hello, TLSEXT_TYPE_server_name, &data, &len) ||
+      len < 2) {
+    return "";
+  }
+  size_t list_len = (static_cast<size_t>(data[0]) << 8) | data[1];
+  if (list_len + 2 > len) return "";
+  size_t pos = 2;
+  while (pos + 3 <= 2 + list_len) {
+    uint8_t type = data[pos];
+    size_t name_len = (static_cast<size_t>(data[pos + 1]) << 8) | data[pos + 2];
+    pos += 3;
+    if (pos + name_len > 2 + list_len) return "";
+    if (type == TLSEXT_NAMETYPE_host_name) {
+      std::string name(reinterpret_cast<const char*>(data + pos), name_len);
+      for (char& c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+      return name;
+    }
+    pos += name_len;
+  }
+  return "";
+}
+
+std::string SslErrorString() {
+  uint32_t err = ERR_get_error();
+  if (err == 0) return "no library error";
+  char buf[256];
+  ERR_error_string_n(err, buf, sizeof(buf));
+  ERR_clear_error();
+  return buf;
+}
+
+}  // namespace
+
+const TlsStats& TlsStats::Get() {
+  static const TlsStats* stats = new TlsStats{
+      RegisterCounter("proxy.process.ssl.handshakes_started"),
+      RegisterCounter("proxy.process.ssl.handshakes_ok"),
+      RegisterCounter("proxy.process.ssl.handshakes_failed"),
+      RegisterCounter("proxy.process.ssl.handshakes_timed_out"),
+      RegisterCounter("proxy.process.ssl.no_certificate"),
+      RegisterCounter("proxy.process.ssl.tunnels"),
+      RegisterCounter("proxy.process.ssl.hook_aborts"),
+      RegisterCounter("proxy.process.ssl.park_refused"),
+      RegisterCounter("proxy.process.ssl.resumed"),
+  };
+  return *stats;
+}
+
+absl::Status ConfigureServerContext(SSL_CTX* ctx, const TlsServerSettings& settings) {
+  if (!settings.tls12 && !settings.tls13) {
+    return absl::InvalidArgumentError("TLS: both TLSv1_2 and TLSv1_3 are disabled");
+  }
+  uint16_t min = settings.tls12 ? TLS1_2_VERSION : TLS1_3_VERSION;
+  uint16_t max = settings.tls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (!SSL_CTX_set_min_proto_version(ctx, min) || !SSL_CTX_set_max_proto_version(ctx, max)) {
+    return absl::InternalError("TLS: cannot set protocol versions");
+  }
+  if (!SSL_CTX_set1_curves_list(ctx, settings.groups.c_str())) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS: unknown key-exchange group in '", settings.groups, "'"));
+  }
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_select_certificate_cb(ctx, &SSLNetVConnection::SelectCertificateCallback);
+  SSL_CTX_set_cert_cb(ctx, &SSLNetVConnection::CertCallback, nullptr);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(
+    std::shared_ptr<const CertTable> certs, const TlsServerSettings& settings,
+    const TlsHookRegistry* hooks, Continuation* acceptor, Continuation* tunnel_acceptor) {
+  auto config = std::make_shared<TlsPortConfig>();
+  config->certs = std::move(certs);
+  config->settings = settings;
+  config->base_ctx.reset(SSL_CTX_new(TLS_method()));
+  if (config->base_ctx == nullptr) return absl::InternalError("TLS: SSL_CTX_new failed");
+  if (absl::Status s = ConfigureServerContext(config->base_ctx.get(), settings); !s.ok()) {
+    return s;
+  }
+  config->hooks = hooks;
+  config->acceptor = acceptor;
+  config->tunnel_acceptor = tunnel_acceptor;
+  return std::shared_ptr<const TlsPortConfig>(std::move(config));
+}
+
+// ---- Connection set-up ------------------------------------------------------------------------
+
+SSLNetVConnection* SSLNetVConnection::Adopt(int fd, NetHandler* nh, const IpEndpoint& local,
+                                            const IpEndpoint& remote,
+                                            std::shared_ptr<const TlsPortConfig> config) {
+  auto* vc = new SSLNetVConnection(fd, nh, local, remote, std::move(config));
+  if (vc->ssl_ == nullptr || !nh->Attach(vc)) {
+    delete vc;  // closes fd
+    return nullptr;
+  }
+  vc->handle_ = VcHandleTable::Get().Allocate(vc, nh->thread());
+  return vc;
+}
+
+SSLNetVConnection::SSLNetVConnection(int fd, NetHandler* nh, const IpEndpoint& local,
+                                     const IpEndpoint& remote,
+                                     std::shared_ptr<const TlsPortConfig> config)
+    : UnixNetVConnection(fd, nh, local, remote), config_(std::move(config)) {
+  hooks_ = config_->hooks != nullptr ? config_->hooks->Snapshot() : nullptr;
+  ssl_.reset(SSL_new(config_->base_ctx.get()));
+  if (ssl_ == nullptr) return;
+  SSL_set_ex_data(ssl_.get(), SslExIndex(), this);
+  BIO* bio = BIO_new(SocketBioMethod());
+  if (bio == nullptr) {
+    ssl_.reset();
+    return;
+  }
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_.get(), bio, bio);  // one reference, owned by the SSL
+  SSL_set_accept_state(ssl_.get());
+}
+
+SSLNetVConnection::~SSLNetVConnection() {
+  if (handle_ != 0) VcHandleTable::Get().Release(handle_);
+  if (parked_) g_parked_handshakes.fetch_sub(1, std::memory_order_relaxed);
+}
+
+SSLNetVConnection* SSLNetVConnection::FromSsl(const SSL* ssl) {
+  return static_cast<SSLNetVConnection*>(SSL_get_ex_data(ssl, SslExIndex()));
+}
+
+void SSLNetVConnection::StartHandshake() {
+  if (phase_ != Phase::kNew) return;
+  phase_ = Phase::kStartHooks;
+  GlobalStats().Increment(TlsStats::Get().handshakes_started);
+  SetActiveTimeout(config_->settings.handshake_timeout);
+  Apply(Drive());
+}
+
+bool SSLNetVConnection::session_reused() const {
+  return ssl_ != nullptr && SSL_session_reused(ssl_.get());
+}
+
+// ---- The handshake driver -------------------------------------------------------------------
+
+void SSLNetVConnection::NetRead() { (this->*on_read_)(); }
+void SSLNetVConnection::NetWrite() { (this->*on_write_)(); }
+
+void SSLNetVConnection::HandshakeStep() {
+  if (phase_ == Phase::kStartHooks || phase_ == Phase::kHandshake) Apply(Drive());
+}
+
+SSLNetVConnection::Wait SSLNetVConnection::Drive() {
+  if (phase_ == Phase::kStartHooks) {
+    start_hooks_ran_ = true;
+    if (abort_counter_ == StatId()) abort_counter_ = TlsStats::Get().hook_aborts;
+    if (RunHooks(TlsHookId::kVconnStart) == HookRun::kParked) return Wait::kParked;
+    if (abort_requested_) {
+      Fail(abort_reason_, abort_counter_);
+      return Wait::kFailed;
+    }
+    if (tunnel_requested_) return Wait::kTunnel;
+    phase_ = Phase::kHandshake;
+  }
+  if (phase_ != Phase::kHandshake) return Wait::kParked;
+  int ret = SSL_do_handshake(ssl_.get());
+  if (ret == 1) return Wait::kDone;
+  return ClassifyHandshakeError(ret);
+}
+
+// The one place where BoringSSL's results become Tollgate's.
+SSLNetVConnection::Wait SSLNetVConnection::ClassifyHandshakeError(int ret) {
+  int err = SSL_get_error(ssl_.get(), ret);
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+      return Wait::kRead;
+    case SSL_ERROR_WANT_WRITE:
+      return Wait::kWrite;
+    case SSL_ERROR_PENDING_CERTIFICATE:
+    case SSL_ERROR_WANT_X509_LOOKUP:
+      if (abort_requested_) break;
+      if (tunnel_requested_) return Wait::kTunnel;
+      if (parked_) return Wait::kParked;
+      Fail("handshake paused with no hook waiting", TlsStats::Get().handshakes_failed);
+      return Wait::kFailed;
+    default:
+      break;
+  }
+  if (abort_requested_) {
+    Fail(abort_reason_, abort_counter_);
+  } else if (no_certificate_) {
+    Fail(absl::StrCat("no certificate for '", sni_, "'").c_str(), TlsStats::Get().no_certificate);
+  } else if (err == SSL_ERROR_SSL) {
+    std::string reason = SslErrorString();
+    Fail(reason.c_str(), TlsStats::Get().handshakes_failed);
+  } else if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && last_errno_ == 0)) {
+    Fail("client closed during the handshake", TlsStats::Get().handshakes_failed);
+  } else {
+    std::string reason = absl::StrCat("socket error: ", strerror(last_errno_));
+    Fail(reason.c_str(), TlsStats::Get().handshakes_failed);
+  }
+  return Wait::kFailed;
+}
+
+// The net layer's side of the driver: turn what the handshake waits for into side flags, or
+// hand the connection over.
+void SSLNetVConnection::Apply(Wait wait) {
+  switch (wait) {
+    case Wait::kRead:
+      read_.enabled = true;
+      write_.enabled = false;
+      nh_->MarkReady(this, NetSide::kRead);
+      return;
+    case Wait::kWrite:
+      write_.enabled = true;
+      read_.enabled = false;
+      nh_->MarkReady(this, NetSide::kWrite);
+      return;
+    case Wait::kParked:
+    case Wait::kFailed:
+      read_.enabled = false;
+      write_.enabled = false;
+      return;
+    case Wait::kDone: {
+      phase_ = Phase::kEstablished;
+      StopRecording();
+      on_read_ = &SSLNetVConnection::DataRead;
+      on_write_ = &SSLNetVConnection::DataWrite;
+      read_.enabled = false;
+      write_.enabled = false;
+      CancelActiveTimeout();
+      const TlsStats& stats = TlsStats::Get();
+      GlobalStats().Increment(stats.handshakes_ok);
+      if (SSL_session_reused(ssl_.get())) GlobalStats().Increment(stats.resumed);
+      Continuation* acceptor = config_->acceptor;
+      if (acceptor == nullptr) {
+        DoIoClose();
+        return;
+      }
+      MutexTryLock lock(acceptor->mutex().get());
+      if (!lock.locked()) {
+        DoIoClose();
+        return;
+      }
+      acceptor->HandleEvent(EventCode::kNetAccept, static_cast<NetVConnection*>(this));
+      return;
+    }
+    case Wait::kTunnel: {
+      phase_ = Phase::kTunnel;
+      recording_ = false;  // keep what was recorded: it is the replay
+      on_read_ = &SSLNetVConnection::DataRead;
+      on_write_ = &SSLNetVConnection::DataWrite;
+      read_io_ = &SSLNetVConnection::RawRead;
+      write_io_ = &SSLNetVConnection::RawWrite;
+      read_.enabled = false;
+      write_.enabled = false;
+      CancelActiveTimeout();
+      GlobalStats().Increment(TlsStats::Get().tunnels);
+      DebugSsl(absl::StrCat("blind tunnel for '", sni_, "' from ", remote_addr().ToString(),
+                            ", replaying ", recorded_.size(), " bytes"));
+      Continuation* acceptor = config_->tunnel_acceptor;
+      if (acceptor == nullptr) {
+        DoIoClose();
+        return;
+      }
+      MutexTryLock lock(acceptor->mutex().get());
+      if (!lock.locked()) {
+        DoIoClose();
+        return;
+      }
+      acceptor->HandleEvent(EventCode::kNetAccept, static_cast<NetVConnection*>(this));
+      return;
+    }
+  }
+}
+
+void SSLNetVConnection::Fail(const char* reason, StatId counter) {
+  if (phase_ == Phase::kFailed || phase_ == Phase::kClosing) return;
+  phase_ = Phase::kFailed;
+  GlobalStats().Increment(counter);
+  if (counter != TlsStats::Get().handshakes_failed) {
+    GlobalStats().Increment(TlsStats::Get().handshakes_failed);
+  }
+  DebugSsl(absl::StrCat("handshake with ", remote_addr().ToString(), " failed: ", reason));
+  // A fatal alert, if BoringSSL has one queued, goes out before the FIN.
+  DoIoClose();
+}
+
+void SSLNetVConnection::TimeOutNow(EventCode code) {
+  switch (phase_) {
+    case Phase::kNew:
+    case Phase::kStartHooks:
+    case Phase::kHandshake:
+      Fail("handshake timeout", TlsStats::Get().handshakes_timed_out);
+      return;
+    case Phase::kClosing:
+      // Close hooks that never reenable do not keep the connection forever.
+      DebugSsl("close hooks timed out; closing");
+      close_hooks_done_ = true;
+      UnixNetVConnection::CloseOnThread();
+      return;
+    case Phase::kEstablished:
+    case Phase::kTunnel:
+    case Phase::kFailed:
+      UnixNetVConnection::TimeOutNow(code);
+      return;
+  }
+}
+
+// ---- Hooks ----------------------------------------------------------------------------------
+
+SSLNetVConnection::HookRun SSLNetVConnection::RunHooks(TlsHookId id) {
+  if (cursor_.id != id) cursor_ = Cursor{id, 0, false};
+  if (hooks_ == nullptr) return HookRun::kDone;
+  const std::vector<TlsHookCallback*>& list = hooks_->of(id);
+  while (cursor_.next < list.size()) {
+    if (cursor_.awaiting) return HookRun::kParked;
+    cursor_.awaiting = true;
+    const TlsHookStats& stats = config_->hooks->stats(id);
+    GlobalStats().Increment(stats.calls);
+    in_hook_call_ = true;
+    list[cursor_.next]->Invoke(id, this);
+    in_hook_call_ = false;
+    // A CERT hook may have installed another SSL_CTX, which brings its own cert callback (or
+    // none): keep ours so the remaining hooks still run.
+    if (id == TlsHookId::kCert && ssl_ != nullptr) {
+      SSL_set_cert_cb(ssl_.get(), &SSLNetVConnection::CertCallback, nullptr);
+    }
+    if (cursor_.awaiting) {
+      if (g_parked_handshakes.load(std::memory_order_relaxed) >=
+              config_->settings.max_parked_handshakes &&
+          id != TlsHookId::kVconnClose) {
+        // Refuse rather than hold one more connection's memory for an unbounded time.
+        abort_requested_ = true;
+        abort_reason_ = "too many handshakes parked in hooks";
+        abort_counter_ = TlsStats::Get().park_refused;
+        abandoned_reenables_ = 1;
+        return HookRun::kDone;
+      }
+      parked_ = true;
+      park_start_ns_ = MonotonicNowNs();
+      g_parked_handshakes.fetch_add(1, std::memory_order_relaxed);
+      GlobalStats().Increment(stats.parked_now);
+      return HookRun::kParked;
+    }
+    if (abort_requested_ || tunnel_requested_) break;
+  }
+  return HookRun::kDone;
+}
+
+class SSLNetVConnection::ReenableDispatcher : public Continuation {
+ public:
+  // Runs on the connection's thread: the handle travels in the cookie, the verdict in the code.
+  void HandleEvent(EventCode code, void* data) override {
+    uint64_t handle = reinterpret_cast<uintptr_t>(static_cast<Event*>(data)->cookie());
+    auto* vc = static_cast<SSLNetVConnection*>(VcHandleTable::Get().Resolve(handle));
+    if (vc == nullptr) {
+      DebugSsl("reenable for a connection that is gone: ignored");
+      return;
+    }
+    vc->OnHookReenabled(code == EventCode::kError ? HookVerdict::kError : HookVerdict::kContinue);
+  }
+};
+
+void SSLNetVConnection::Reenable(uint64_t handle, HookVerdict verdict) {
+  static ReenableDispatcher* dispatcher = new ReenableDispatcher;
+  EThread* thread = VcHandleTable::Get().ThreadOf(handle);
+  if (thread == nullptr) {
+    DebugSsl("reenable for a connection that is gone: ignored");
+    return;
+  }
+  if (this_ethread() == thread) {
+    auto* vc = static_cast<SSLNetVConnection*>(VcHandleTable::Get().Resolve(handle));
+    if (vc != nullptr) vc->OnHookReenabled(verdict);
+    return;
+  }
+  thread->ScheduleImm(dispatcher,
+                      verdict == HookVerdict::kError ? EventCode::kError : EventCode::kContinue,
+                      reinterpret_cast<void*>(static_cast<uintptr_t>(handle)));
+}
+
+void SSLNetVConnection::OnHookReenabled(HookVerdict verdict) {
+  if (!in_hook_call_ && abandoned_reenables_ > 0) {
+    --abandoned_reenables_;
+    DebugSsl("late reenable of a hook abandoned by close: ignored");
+    return;
+  }
+  if (!cursor_.awaiting) {
+    DebugSsl(absl::StrCat("second reenable for ", TlsHookIdName(cursor_.id), " hook ", cursor_.next,
+                          ": ignored"));
+    return;
+  }
+  cursor_.awaiting = false;
+  ++cursor_.next;
+  if (verdict == HookVerdict::kError && cursor_.id != TlsHookId::kVconnClose) {
+    abort_requested_ = true;
+    abort_reason_ = "aborted by a hook (TS_EVENT_ERROR)";
+    abort_counter_ = TlsStats::Get().hook_aborts;
+  }
+  if (in_hook_call_) return;  // inline: RunHooks goes on by itself
+  if (parked_) {
+    parked_ = false;
+    g_parked_handshakes.fetch_sub(1, std::memory_order_relaxed);
+    if (config_->hooks != nullptr) {
+      GlobalStats().Decrement(config_->hooks->stats(cursor_.id).parked_now);
+      config_->hooks->RecordParkTime(cursor_.id, MonotonicNowNs() - park_start_ns_);
+    }
+  }
+  switch (phase_) {
+    case Phase::kClosing:
+      ContinueClose();
+      return;
+    case Phase::kStartHooks:
+    case Phase::kHandshake:
+      Apply(Drive());
+      return;
+    case Phase::kNew:
+    case Phase::kEstablished:
+    case Phase::kTunnel:
+    case Phase::kFailed:
+      return;
+  }
+}
+
+bool SSLNetVConnection::RequestTunnel() {
+  if (cert_hooks_done_ || phase_ == Phase::kEstablished) return false;
+  tunnel_requested_ = true;
+  return true;
+}
+
+void SSLNetVConnection::StopRecording() {
+  recording_ = false;
+  std::string().swap(recorded_);
+}
+
+// ---- Closing --------------------------------------------------------------------------------
+
+void SSLNetVConnection::CloseOnThread() {
+  if (phase_ == Phase::kClosing || released_) return;
+  if (!start_hooks_ran_ || close_hooks_done_) {
+    UnixNetVConnection::CloseOnThread();
+    return;
+  }
+  // Every connection whose VCONN_START hooks ran gets its close hooks, parked or not.
+  if (parked_) {
+    parked_ = false;
+    g_parked_handshakes.fetch_sub(1, std::memory_order_relaxed);
+    if (config_->hooks != nullptr) {
+      GlobalStats().Decrement(config_->hooks->stats(cursor_.id).parked_now);
+    }
+  }
+  if (cursor_.awaiting) abandoned_reenables_ = 1;
+  phase_ = Phase::kClosing;
+  read_.enabled = false;
+  write_.enabled = false;
+  SetActiveTimeout(config_->settings.handshake_timeout);
+  cursor_ = Cursor{TlsHookId::kVconnClose, 0, false};
+  ContinueClose();
+}
+
+void SSLNetVConnection::ContinueClose() {
+  if (RunHooks(TlsHookId::kVconnClose) == HookRun::kParked) return;
+  close_hooks_done_ = true;
+  UnixNetVConnection::CloseOnThread();
+}
+
+void SSLNetVConnection::OnResume() {}
+
+// ---- BoringSSL callbacks --------------------------------------------------------------------
+
+enum ssl_select_cert_result_t SSLNetVConnection::SelectCertificateCallback(
+    const SSL_CLIENT_HELLO* hello) {
+  SSLNetVConnection* vc = FromSsl(hello->ssl);
+  if (vc == nullptr) return ssl_select_cert_error;
+  vc->client_hello_ = hello;
+  enum ssl_select_cert_result_t result = vc->OnSelectCertificate(hello);
+  vc->client_hello_ = nullptr;  // BoringSSL's struct lives only for this call
+  return result;
+}
+
+enum ssl_select_cert_result_t SSLNetVConnection::OnSelectCertificate(
+    const SSL_CLIENT_HELLO* hello) {
+  if (!client_hello_hooks_done_) {
+    sni_ = ParseSni(hello);
+    if (RunHooks(TlsHookId::kClientHello) == HookRun::kParked) return ssl_select_cert_retry;
+    client_hello_hooks_done_ = true;
+  }
+  if (abort_requested_) return ssl_select_cert_error;
+  if (tunnel_requested_) return ssl_select_cert_retry;
+  if (!servername_hooks_done_) {
+    if (RunHooks(TlsHookId::kServername) == HookRun::kParked) return ssl_select_cert_retry;
+    servername_hooks_done_ = true;
+  }
+  if (abort_requested_) return ssl_select_cert_error;
+  if (tunnel_requested_) return ssl_select_cert_retry;
+  if (!certificate_chosen_) {
+    std::optional<CertMatch> match =
+        config_->certs != nullptr ? config_->certs->Lookup(sni_, local_addr()) : std::nullopt;
+    if (!match.has_value()) {
+      no_certificate_ = true;
+      return ssl_select_cert_error;
+    }
+    if (match->entry->tunnel) {
+      tunnel_requested_ = true;
+      return ssl_select_cert_retry;
+    }
+    SSL_CTX* ctx = match->entry->ChooseContext(ClientAcceptsEcdsa(hello));
+    if (ctx == nullptr || SSL_set_SSL_CTX(ssl_.get(), ctx) == nullptr) return ssl_select_cert_error;
+    certificate_chosen_ = true;
+  }
+  return ssl_select_cert_success;
+}
+
+int SSLNetVConnection::CertCallback(SSL* ssl, void*) {
+  SSLNetVConnection* vc = FromSsl(ssl);
+  return vc == nullptr ? 0 : vc->OnCert();
+}
+
+int SSLNetVConnection::OnCert() {
+  if (tunnel_requested_) return -1;
+  if (abort_requested_) return 0;
+  if (!cert_hooks_done_) {
+    if (RunHooks(TlsHookId::kCert) == HookRun::kParked) return -1;
+    if (tunnel_requested_) return -1;
+    cert_hooks_done_ = true;
+  }
+  if (abort_requested_) return 0;
+  // The certificate is chosen and about to be sent: a tunnel is no longer possible, so the
+  // recorded ClientHello is no longer needed.
+  StopRecording();
+  return 1;
+}
+
+// ---- Socket BIO: reads record while the ClientHello may still need replaying ------------------
+
+const BIO_METHOD* SSLNetVConnection::SocketBioMethod() {
+  static const BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tollgate socket");
+    BIO_meth_set_read(m, &SSLNetVConnection::BioRead);
+    BIO_meth_set_write(m, &SSLNetVConnection::BioWrite);
+    BIO_meth_set_ctrl(m, &SSLNetVConnection::BioCtrl);
+    return m;
+  }();
+  return method;
+}
+
+int SSLNetVConnection::BioRead(BIO* bio, char* out, int len) {
+  auto* vc = static_cast<SSLNetVConnection*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  ssize_t n;
+  do {
+    n = recv(vc->fd_, out, len, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    if (vc->recording_) vc->recorded_.append(out, n);
+    return static_cast<int>(n);
+  }
+  if (n == 0) {
+    vc->last_errno_ = 0;
+    return 0;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    vc->read_.triggered = false;
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  vc->last_errno_ = errno;
+  return -1;
+}
+
+int SSLNetVConnection::BioWrite(BIO* bio, const char* in, int len) {
+  auto* vc = static_cast<SSLNetVConnection*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  ssize_t n;
+  do {
+    n = send(vc->fd_, in, len, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) return static_cast<int>(n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    vc->write_.triggered = false;
+    BIO_set_retry_write(bio);
+    return -1;
+  }
+  vc->last_errno_ = errno;
+  return -1;
+}
+
+long SSLNetVConnection::BioCtrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+// ---- Data path ------------------------------------------------------------------------------
+
+IoResult SSLNetVConnection::ReadIntoBuffer(MIOBuffer* buf, int64_t max) {
+  return (this->*read_io_)(buf, max);
+}
+
+IoResult SSLNetVConnection::WriteFromReader(IOBufferReader* reader, int64_t max) {
+  return (this->*write_io_)(reader, max);
+}
+
+IoResult SSLNetVConnection::TlsRead(MIOBuffer* buf, int64_t max) {
+  iovec iov[kMaxIov];
+  int niov = buf->FillIovecs(iov, kMaxIov, max);
+  int64_t total = 0;
+  bool drained = false;
+  IoResult::Status end = IoResult::Status::kOk;
+  int error = 0;
+  for (int i = 0; i < niov && end == IoResult::Status::kOk && !drained; ++i) {
+    size_t off = 0;
+    while (off < iov[i].iov_len) {
+      int want = static_cast<int>(std::min<size_t>(iov[i].iov_len - off, 1 << 30));
+      int r = SSL_read(ssl_.get(), static_cast<char*>(iov[i].iov_base) + off, want);
+      if (r > 0) {
+        off += r;
+        total += r;
+        continue;
+      }
+      int err = SSL_get_error(ssl_.get(), r);
+      if (err == SSL_ERROR_WANT_READ) {
+        drained = true;
+      } else if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && last_errno_ == 0)) {
+        end = IoResult::Status::kEof;
+      } else {
+        end = IoResult::Status::kError;
+        error = last_errno_ != 0 ? last_errno_ : EPROTO;
+        DebugSsl(absl::StrCat("read from ", remote_addr().ToString(), ": ", SslErrorString()));
+      }
+      break;
+    }
+  }
+  buf->Fill(total);
+  if (total > 0) return {IoResult::Status::kOk, total, drained};
+  if (end != IoResult::Status::kOk) return {end, 0, false, error};
+  return {IoResult::Status::kWouldBlock};
+}
+
+IoResult SSLNetVConnection::TlsWrite(IOBufferReader* reader, int64_t max) {
+  int64_t total = 0;
+  while (total < max) {
+    iovec iov[1];
+    if (reader->FillIovecs(iov, 1, max - total) == 0) break;
+    int len = static_cast<int>(std::min<size_t>(iov[0].iov_len, 1 << 30));
+    int r = SSL_write(ssl_.get(), iov[0].iov_base, len);
+    if (r > 0) {
+      // With SSL_MODE_ENABLE_PARTIAL_WRITE a short count means one record went out, not that
+      // the socket is full; only WANT_WRITE says that.
+      reader->Consume(r);
+      total += r;
+      continue;
+    }
+    int err = SSL_get_error(ssl_.get(), r);
+    if (err == SSL_ERROR_WANT_WRITE) {
+      if (total > 0) return {IoResult::Status::kOk, total, true};
+      return {IoResult::Status::kWouldBlock};
+    }
+    if (total > 0) return {IoResult::Status::kOk, total, false};
+    return {IoResult::Status::kError, 0, false, last_errno_ != 0 ? last_errno_ : EPROTO};
+  }
+  return {IoResult::Status::kOk, total, false};
+}
+
+// ---- TlsPort --------------------------------------------------------------------------------
+
+// Starts the handshake of each accepted connection, on its net thread.
+class TlsPort::Starter : public Continuation {
+ public:
+  void HandleEvent(EventCode code, void* data) override {
+    if (code != EventCode::kNetAccept) return;
+    auto* vc = static_cast<SSLNetVConnection*>(static_cast<NetVConnection*>(data));
+    vc->StartHandshake();
+  }
+};
+
+TlsPort::TlsPort(std::shared_ptr<const TlsPortConfig> config)
+    : config_(std::move(config)), starter_(std::make_unique<Starter>()) {}
+
+TlsPort::~TlsPort() = default;
+
+absl::StatusOr<IpEndpoint> TlsPort::Listen(NetProcessor& net, const IpEndpoint& addr,
+                                           AcceptOptions options) {
+  options.make_vc = [this](int fd, NetHandler* nh, const IpEndpoint& local,
+                           const IpEndpoint& remote) -> UnixNetVConnection* {
+    return SSLNetVConnection::Adopt(fd, nh, local, remote, config());
+  };
+  return net.Accept(starter_.get(), addr, options);
+}
+
+void TlsPort::SwapConfig(std::shared_ptr<const TlsPortConfig> config) {
+  MutexGuard lock(&mu_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const TlsPortConfig> TlsPort::config() const {
+  MutexGuard lock(&mu_);
+  return config_;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,282 @@
+// SSLNetVConnection: a TLS connection (server side) that upper layers use exactly like a TCP one.
+//
+// From accept until established, the connection runs its handshake by itself; nobody above it
+// sees the connection until then. One driver, Drive(), is called from read and write readiness
+// and from hook resumption; it returns what the handshake waits for (Wait), and only Apply()
+// turns that into net-layer changes. Phases, in order:
+//
+//   1. VCONN_START hooks, before a byte is read. A tunnel decided here needs no replay.
+//   2. ClientHello: every byte read from the socket is recorded, in this object only, until
+//      the certificate is chosen, so that a tunnel decision can replay it byte-exact.
+//   3. In BoringSSL's select-certificate callback: CLIENT_HELLO hooks, SERVERNAME hooks (also
+//      without SNI), then the certificate lookup (exact SNI, wildcard, dest_ip:port, dest_ip,
+//      default; ECDSA or RSA by the client's signature algorithms). A parked hook returns
+//      ssl_select_cert_retry; BoringSSL calls back on resume and a cursor skips what ran.
+//   4. In the cert callback: CERT hooks; a parked one returns -1 so the ServerHello waits.
+//      Recording stops once they are through.
+//   5. Established: the connection is handed to the port's acceptor (NET_EVENT_ACCEPT), and its
+//      read and write sides switch once to SSL_read / SSL_write.
+//
+// A tunnel (TSVConnTunnel from a hook, or an `action=tunnel` certificate entry) instead hands the
+// connection to the port's tunnel acceptor as a plain byte stream, with the recorded ClientHello
+// available from TakeRecordedBytes().
+//
+// Every connection whose VCONN_START hooks ran gets its VCONN_CLOSE hooks exactly once, also
+// when it closes while parked, times out or fails. proxy.config.ssl.handshake_timeout_in covers
+// the whole handshake including time parked in hooks.
+
+#ifndef TOLLGATE_IOCORE_TLS_SSL_NET_VCONNECTION_H_
+#define TOLLGATE_IOCORE_TLS_SSL_NET_VCONNECTION_H_
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "iocore/net/net_processor.h"
+#include "iocore/net/unix_net_vconnection.h"
+#include "iocore/tls/cert_table.h"
+#include "iocore/tls/tls_hooks.h"
+
+namespace tollgate {
+
+struct TlsServerSettings {
+  bool tls12 = true;  // proxy.config.ssl.TLSv1_2
+  bool tls13 = true;  // proxy.config.ssl.TLSv1_3
+  // Key-exchange groups, BoringSSL names, in preference order.
+  std::string groups = "X25519:P-256";
+  // proxy.config.ssl.handshake_timeout_in: the whole handshake, time parked in hooks included.
+  Nanoseconds handshake_timeout = std::chrono::seconds(30);
+  // Handshakes parked in hooks at once, process-wide; a handshake that would park beyond it is
+  // refused (closed and counted).
+  int64_t max_parked_handshakes = 10000;
+};
+
+// Everything a TLS port's connections share. Immutable once built; a reload builds a new one.
+struct TlsPortConfig {
+  std::shared_ptr<const CertTable> certs;
+  TlsServerSettings settings;
+  // The context each connection starts on: versions, groups and the callbacks below. The
+  // certificate comes from |certs| during the handshake.
+  bssl::UniquePtr<SSL_CTX> base_ctx;
+  // Hook lists (null: no hooks).
+  const TlsHookRegistry* hooks = nullptr;
+  // Receives NET_EVENT_ACCEPT with the established connection (NetVConnection*).
+  Continuation* acceptor = nullptr;
+  // Receives NET_EVENT_ACCEPT with a connection to tunnel blind (SSLNetVConnection*), its
+  // recorded bytes in TakeRecordedBytes(). Null: tunnel requests close the connection.
+  Continuation* tunnel_acceptor = nullptr;
+};
+
+// ConfigureServerContext applies |settings| to |ctx| and installs the handshake callbacks every
+// server context of Tollgate needs (use it as CertTableOptions::configure_ctx).
+absl::Status ConfigureServerContext(SSL_CTX* ctx, const TlsServerSettings& settings);
+
+// MakeTlsPortConfig builds a port configuration (its base context included).
+absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(
+    std::shared_ptr<const CertTable> certs, const TlsServerSettings& settings,
+    const TlsHookRegistry* hooks, Continuation* acceptor, Continuation* tunnel_acceptor);
+
+// Process-wide TLS counters.
+struct TlsStats {
+  StatId handshakes_started;
+  StatId handshakes_ok;
+  StatId handshakes_failed;  // alert, protocol error, garbage input, peer reset
+  StatId handshakes_timed_out;
+  StatId no_certificate;  // no certificate for the name and no default
+  StatId tunnels;
+  StatId hook_aborts;  // TSVConnReenableEx(TS_EVENT_ERROR)
+  StatId park_refused;  // max_parked_handshakes reached
+  StatId resumed;  // established by session resumption
+
+  static const TlsStats& Get();
+};
+
+class SSLNetVConnection final : public UnixNetVConnection {
+ public:
+  // Verdict of a hook at reenable time (TS_EVENT_CONTINUE / TS_EVENT_ERROR).
+  enum class HookVerdict : uint8_t {
+    kContinue,
+    kError,
+  };
+
+  // Adopt wraps an accepted socket on the calling net thread. Null (fd closed) on failure.
+  static SSLNetVConnection* Adopt(int fd, NetHandler* nh, const IpEndpoint& local,
+                                  const IpEndpoint& remote,
+                                  std::shared_ptr<const TlsPortConfig> config);
+
+  // StartHandshake begins with the VCONN_START hooks. Own thread, once.
+  void StartHandshake();
+
+  // Reenable resumes the hook that |handle|'s connection waits on. Any thread. A handle whose
+  // connection is gone, or that has no hook waiting, is a no-op (a debug line under tag "ssl").
+  static void Reenable(uint64_t handle, HookVerdict verdict);
+
+  // ---- For hooks (own thread, while a hook of this connection runs) ---------------------------
+
+  // handle returns this connection's generation-checked handle.
+  uint64_t handle() const { return handle_; }
+  // ssl returns the live SSL object (a CERT hook may SSL_set_SSL_CTX it).
+  SSL* ssl() const { return ssl_.get(); }
+  // sni returns the server name the client sent ("" if none or not yet known).
+  const std::string& sni() const { return sni_; }
+  // RequestTunnel turns the connection into a blind tunnel once the running hook reenables.
+  // Returns false (nothing changes) when the certificate was already sent.
+  bool RequestTunnel();
+  // client_hello returns the parsed ClientHello during CLIENT_HELLO and later hooks (null
+  // before, and after the certificate was chosen).
+  const SSL_CLIENT_HELLO* client_hello() const { return client_hello_; }
+  // current_hook returns the hook kind running or parked now.
+  TlsHookId current_hook() const { return cursor_.id; }
+
+  // ---- After the handshake -------------------------------------------------------------------
+
+  // is_tunnel returns whether the connection was handed over as a blind tunnel.
+  bool is_tunnel() const { return phase_ == Phase::kTunnel; }
+  // TakeRecordedBytes returns (and forgets) the raw bytes read from the client before the tunnel
+  // decision: the ClientHello, byte-exact, to replay to the tunnel's destination.
+  std::string TakeRecordedBytes() { return std::move(recorded_); }
+  // session_reused returns whether the handshake resumed a session.
+  bool session_reused() const;
+
+ private:
+  friend absl::Status ConfigureServerContext(SSL_CTX* ctx, const TlsServerSettings& settings);
+  class ReenableDispatcher;
+
+  enum class Phase : uint8_t {
+    kNew,
+    kStartHooks,
+    kHandshake,
+    kEstablished,
+    kTunnel,
+    kFailed,
+    kClosing,  // running VCONN_CLOSE hooks
+  };
+  // What the handshake waits for; Drive's only result.
+  enum class Wait : uint8_t {
+    kRead,
+    kWrite,
+    kParked,
+    kDone,
+    kFailed,
+    kTunnel,
+  };
+  enum class HookRun : uint8_t {
+    kDone,
+    kParked,
+  };
+
+  SSLNetVConnection(int fd, NetHandler* nh, const IpEndpoint& local, const IpEndpoint& remote,
+                    std::shared_ptr<const TlsPortConfig> config);
+  ~SSLNetVConnection() override;
+
+  // UnixNetVConnection.
+  void NetRead() override;
+  void NetWrite() override;
+  IoResult ReadIntoBuffer(MIOBuffer* buf, int64_t max) override;
+  IoResult WriteFromReader(IOBufferReader* reader, int64_t max) override;
+  void CloseOnThread() override;
+  void TimeOutNow(EventCode code) override;
+  void OnResume() override;
+
+  Wait Drive();
+  void Apply(Wait wait);
+  Wait ClassifyHandshakeError(int ret);
+  void Fail(const char* reason, StatId counter);
+  HookRun RunHooks(TlsHookId id);
+  void OnHookReenabled(HookVerdict verdict);
+  void ContinueClose();
+  void StopRecording();
+  void HandshakeStep();
+  void DataRead() { UnixNetVConnection::NetRead(); }
+  void DataWrite() { UnixNetVConnection::NetWrite(); }
+  IoResult TlsRead(MIOBuffer* buf, int64_t max);
+  IoResult TlsWrite(IOBufferReader* reader, int64_t max);
+  IoResult RawRead(MIOBuffer* buf, int64_t max) { return RawReadIntoBuffer(buf, max); }
+  IoResult RawWrite(IOBufferReader* reader, int64_t max) { return RawWriteFromReader(reader, max); }
+
+  // BoringSSL callbacks and the socket BIO.
+  static enum ssl_select_cert_result_t SelectCertificateCallback(const SSL_CLIENT_HELLO* hello);
+  static int CertCallback(SSL* ssl, void* arg);
+  enum ssl_select_cert_result_t OnSelectCertificate(const SSL_CLIENT_HELLO* hello);
+  int OnCert();
+  static int BioRead(BIO* bio, char* out, int len);
+  static int BioWrite(BIO* bio, const char* in, int len);
+  static long BioCtrl(BIO* bio, int cmd, long larg, void* parg);
+  static const BIO_METHOD* SocketBioMethod();
+  static SSLNetVConnection* FromSsl(const SSL* ssl);
+
+  // Switched once: handshake until established, then the data path (TLS, or raw for a tunnel).
+  void (SSLNetVConnection::*on_read_)() = &SSLNetVConnection::HandshakeStep;
+  void (SSLNetVConnection::*on_write_)() = &SSLNetVConnection::HandshakeStep;
+  IoResult (SSLNetVConnection::*read_io_)(MIOBuffer*, int64_t) = &SSLNetVConnection::TlsRead;
+  IoResult (SSLNetVConnection::*write_io_)(IOBufferReader*, int64_t) = &SSLNetVConnection::TlsWrite;
+
+  std::shared_ptr<const TlsPortConfig> config_;
+  std::shared_ptr<const TlsHookLists> hooks_;
+  bssl::UniquePtr<SSL> ssl_;
+  uint64_t handle_ = 0;
+  Phase phase_ = Phase::kNew;
+  std::string sni_;
+  const SSL_CLIENT_HELLO* client_hello_ = nullptr;
+
+  // Raw bytes read while recording (the ClientHello), until the certificate is chosen.
+  bool recording_ = true;
+  std::string recorded_;
+  int last_errno_ = 0;
+
+  struct Cursor {
+    TlsHookId id = TlsHookId::kVconnStart;
+    size_t next = 0;  // index of the next hook to call in |id|'s list
+    bool awaiting = false;  // a called hook has not reenabled yet
+  };
+  Cursor cursor_;
+  bool in_hook_call_ = false;
+  bool parked_ = false;
+  int64_t park_start_ns_ = 0;
+  bool start_hooks_ran_ = false;
+  bool client_hello_hooks_done_ = false;
+  bool servername_hooks_done_ = false;
+  bool certificate_chosen_ = false;
+  bool cert_hooks_done_ = false;
+  bool tunnel_requested_ = false;
+  bool abort_requested_ = false;
+  bool no_certificate_ = false;
+  const char* abort_reason_ = "aborted by a hook";
+  StatId abort_counter_;
+  bool close_hooks_done_ = false;
+  // Reenables still owed by a hook that was parked when the connection began closing; the first
+  // that arrive outside a hook call are not taken for the close hooks'.
+  int abandoned_reenables_ = 0;
+};
+
+// ListenTls accepts TLS on |addr| for |config| (see NetProcessor::Accept). The port keeps using
+// |config| until SwapConfig is called on the returned port.
+class TlsPort {
+ public:
+  explicit TlsPort(std::shared_ptr<const TlsPortConfig> config);
+  ~TlsPort();
+  TlsPort(const TlsPort&) = delete;
+  TlsPort& operator=(const TlsPort&) = delete;
+
+  // Listen starts accepting on |addr| and returns the bound address.
+  absl::StatusOr<IpEndpoint> Listen(NetProcessor& net, const IpEndpoint& addr,
+                                    AcceptOptions options = {});
+
+  // SwapConfig makes new connections use |config|; connections in flight keep theirs.
+  void SwapConfig(std::shared_ptr<const TlsPortConfig> config);
+  std::shared_ptr<const TlsPortConfig> config() const;
+
+ private:
+  class Starter;
+
+  mutable Mutex mu_;
+  std::shared_ptr<const TlsPortConfig> config_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Starter> starter_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_IOCORE_TLS_SSL_NET_VCONNECTION_H_

@@ -1,0 +1,737 @@
+// SSLNetVConnection over real loopback sockets with BoringSSL clients: handshakes and data,
+// certificate selection, every hook point (immediate, chained, parked and resumed from another
+// thread, error, tunnel), close hooks, timeouts, garbage input, large and split ClientHellos,
+// and resumption.
+#include "iocore/tls/ssl_net_vconnection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "iocore/eventsystem/event_processor.h"
+#include "tests/util/echo_session.h"
+#include "tests/util/test_certs.h"
+#include "tests/util/tls_client.h"
+#include "tests/util/wait.h"
+
+namespace tollgate {
+namespace {
+
+using std::chrono::milliseconds;
+using test_util::CertOptions;
+using test_util::EchoSession;
+using test_util::KeyType;
+using test_util::kTestDeadline;
+using test_util::MakeCert;
+using test_util::SessionLog;
+using test_util::TestCert;
+using test_util::TlsClient;
+using test_util::WaitCounter;
+
+int64_t Stat(StatId id) { return GlobalStats().Get(id); }
+
+// ---- Hooks under test ---------------------------------------------------------------------
+
+// Calls in order, as "name:HOOK" strings, readable from the test thread.
+class HookLog {
+ public:
+  void Add(std::string entry) {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back(std::move(entry));
+    count_.Increment();
+  }
+  std::vector<std::string> calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  int Count(const std::string& entry) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(std::count(calls_.begin(), calls_.end(), entry));
+  }
+  WaitCounter& count() { return count_; }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> calls_;
+  WaitCounter count_;
+};
+
+// Handles of parked connections, for the test thread to reenable.
+class ParkedQueue {
+ public:
+  void Push(uint64_t handle) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handles_.push_back(handle);
+    }
+    pushed_.Increment();
+  }
+  // Pop waits (bounded) for the next handle; 0 on timeout.
+  uint64_t Pop() {
+    if (!pushed_.WaitAtLeast(++popped_, kTestDeadline)) return 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t h = handles_.front();
+    handles_.pop_front();
+    return h;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<uint64_t> handles_;
+  WaitCounter pushed_;
+  int64_t popped_ = 0;
+};
+
+class TestHook : public TlsHookCallback {
+ public:
+  enum class Mode {
+    kImmediate,  // reenable inline
+    kParked,  // hand the handle to the test thread, which reenables later
+    kError,  // reenable with TS_EVENT_ERROR
+    kTunnel,  // request a blind tunnel, reenable inline
+    kTunnelOnSni,  // tunnel only when the SNI is "tunnel.test"
+  };
+  TestHook(std::string name, Mode mode, HookLog* log, ParkedQueue* parked = nullptr)
+      : name_(std::move(name)), mode_(mode), log_(log), parked_(parked) {}
+
+  void Invoke(TlsHookId id, SSLNetVConnection* vc) override {
+    log_->Add(absl::StrCat(name_, ":", TlsHookIdName(id)));
+    switch (mode_) {
+      case Mode::kImmediate:
+        SSLNetVConnection::Reenable(vc->handle(), SSLNetVConnection::HookVerdict::kContinue);
+        return;
+      case Mode::kParked:
+        parked_->Push(vc->handle());
+        return;
+      case Mode::kError:
+        SSLNetVConnection::Reenable(vc->handle(), SSLNetVConnection::HookVerdict::kError);
+        return;
+      case Mode::kTunnel:
+        vc->RequestTunnel();
+        SSLNetVConnection::Reenable(vc->handle(), SSLNetVConnection::HookVerdict::kContinue);
+        return;
+      case Mode::kTunnelOnSni:
+        if (vc->sni() == "tunnel.test") vc->RequestTunnel();
+        SSLNetVConnection::Reenable(vc->handle(), SSLNetVConnection::HookVerdict::kContinue);
+        return;
+    }
+  }
+
+ private:
+  std::string name_;
+  Mode mode_;
+  HookLog* log_;
+  ParkedQueue* parked_;
+};
+
+// ---- Established connections and tunnels --------------------------------------------------
+
+class EchoAcceptor : public Continuation {
+ public:
+  explicit EchoAcceptor(SessionLog* log) : log_(log) {}
+  void HandleEvent(EventCode code, void* data) override {
+    if (code != EventCode::kNetAccept) return;
+    (new EchoSession(static_cast<NetVConnection*>(data), log_))->Start();
+    log_->accepted.Increment();
+  }
+
+ private:
+  SessionLog* log_;
+};
+
+// A far end for tunnels: accepts one connection, reads until |expect| bytes came, answers
+// "tunnel-ok" and closes. Runs on its own thread with bounded waits.
+class FarEnd {
+ public:
+  FarEnd() {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    IpEndpoint any = IpEndpoint::Loopback(AF_INET, 0);
+    bind(listen_fd_, any.sockaddr(), any.socklen());
+    listen(listen_fd_, 8);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    addr_ = IpEndpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  }
+  ~FarEnd() {
+    if (thread_.joinable()) thread_.join();
+    close(listen_fd_);
+  }
+  void Expect(size_t n) {
+    thread_ = std::thread([this, n] {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 20000) <= 0) return;
+      int fd = accept(listen_fd_, nullptr, nullptr);
+      timeval tv{20, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      char buf[65536];
+      while (received_.size() < n) {
+        ssize_t r = recv(fd, buf, sizeof(buf), 0);
+        if (r <= 0) break;
+        received_.append(buf, r);
+      }
+      send(fd, "tunnel-ok", 9, MSG_NOSIGNAL);
+      close(fd);
+      done_.Increment();
+    });
+  }
+  std::string Received() {
+    done_.WaitAtLeast(1, kTestDeadline);
+    return received_;
+  }
+  const IpEndpoint& addr() const { return addr_; }
+
+ private:
+  int listen_fd_;
+  IpEndpoint addr_;
+  std::thread thread_;
+  std::string received_;
+  WaitCounter done_;
+};
+
+// Relays a tunnelled connection to a fixed far end, replaying the recorded bytes first.
+class TunnelRelay : public Continuation {
+ public:
+  TunnelRelay(SSLNetVConnection* client, NetProcessor* net, const IpEndpoint& far)
+      : Continuation(NewProxyMutex()), client_(client) {
+    replay_ = client_->TakeRecordedBytes();
+    net->Connect(this, far);
+  }
+
+  void HandleEvent(EventCode code, void* data) override {
+    switch (code) {
+      case EventCode::kNetOpen: {
+        origin_ = static_cast<NetVConnection*>(data);
+        up_.Write(replay_);
+        up_reader_ = up_.AllocReader();
+        down_reader_ = down_.AllocReader();
+        client_read_ = client_->DoIoRead(this, INT64_MAX, &up_);
+        origin_write_ = origin_->DoIoWrite(this, INT64_MAX, up_reader_);
+        origin_read_ = origin_->DoIoRead(this, INT64_MAX, &down_);
+        client_write_ = client_->DoIoWrite(this, INT64_MAX, down_reader_);
+        return;
+      }
+      case EventCode::kNetOpenFailed:
+        client_->DoIoClose();
+        delete this;
+        return;
+      case EventCode::kVcReadReady: {
+        VIO* vio = static_cast<VIO*>(data);
+        (vio == client_read_ ? origin_write_ : client_write_)->Reenable();
+        return;
+      }
+      case EventCode::kVcWriteReady: {
+        VIO* vio = static_cast<VIO*>(data);
+        (vio == origin_write_ ? client_read_ : origin_read_)->Reenable();
+        return;
+      }
+      default:  // EOS, errors, timeouts: tear both down
+        client_->DoIoClose();
+        origin_->DoIoClose();
+        delete this;
+        return;
+    }
+  }
+
+ private:
+  SSLNetVConnection* client_;
+  NetVConnection* origin_ = nullptr;
+  std::string replay_;
+  MIOBuffer up_;
+  MIOBuffer down_;
+  IOBufferReader* up_reader_ = nullptr;
+  IOBufferReader* down_reader_ = nullptr;
+  VIO* client_read_ = nullptr;
+  VIO* client_write_ = nullptr;
+  VIO* origin_read_ = nullptr;
+  VIO* origin_write_ = nullptr;
+};
+
+class TunnelAcceptor : public Continuation {
+ public:
+  TunnelAcceptor(NetProcessor* net, const IpEndpoint* far) : net_(net), far_(far) {}
+  void HandleEvent(EventCode code, void* data) override {
+    if (code != EventCode::kNetAccept) return;
+    auto* vc = static_cast<SSLNetVConnection*>(static_cast<NetVConnection*>(data));
+    tunnels.Increment();
+    new TunnelRelay(vc, net_, *far_);
+  }
+  WaitCounter tunnels;
+
+ private:
+  NetProcessor* net_;
+  const IpEndpoint* far_;
+};
+
+// ---- Fixture --------------------------------------------------------------------------------
+
+class TlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ca_ = new TestCert(*MakeCert({.common_name = "Tollgate Test CA", .is_ca = true}));
+  }
+
+  static TestCert Leaf(const std::string& cn, std::vector<std::string> names,
+                       KeyType type = KeyType::kEcdsaP256) {
+    return *MakeCert({.key_type = type, .common_name = cn, .dns_names = std::move(names)}, ca_);
+  }
+
+  static CertTable::CertSpec Spec(TestCert cert) {
+    CertTable::CertSpec spec;
+    spec.leaf = std::move(cert.cert);
+    spec.key = std::move(cert.key);
+    return spec;
+  }
+
+  // Builds a.test, *.wild.test, dual.test (ECDSA + RSA) and, optionally, a default entry.
+  std::shared_ptr<const CertTable> MakeTable(bool with_default) {
+    CertTable::Builder builder(CertTableOptions{
+        .configure_ctx = [this](SSL_CTX* ctx) { return ConfigureServerContext(ctx, settings_); }});
+    auto add = [&](std::vector<TestCert> certs, std::vector<DestIp> dest_ips) {
+      CertTable::EntrySpec entry;
+      for (TestCert& c : certs) entry.certs.push_back(Spec(std::move(c)));
+      entry.dest_ips = std::move(dest_ips);
+      absl::Status s = builder.Add(std::move(entry));
+      EXPECT_TRUE(s.ok()) << s;
+    };
+    std::vector<TestCert> a;
+    a.push_back(Leaf("a.test", {"a.test"}));
+    add(std::move(a), {});
+    std::vector<TestCert> wild;
+    wild.push_back(Leaf("wild.test", {"*.wild.test"}));
+    add(std::move(wild), {});
+    std::vector<TestCert> dual;
+    dual.push_back(Leaf("dual.test", {"dual.test"}, KeyType::kEcdsaP256));
+    dual.push_back(Leaf("dual.test", {"dual.test"}, KeyType::kRsa2048));
+    add(std::move(dual), {});
+    if (with_default) {
+      std::vector<TestCert> def;
+      def.push_back(Leaf("default.test", {"default.test"}));
+      add(std::move(def), {DestIp::Any()});
+    }
+    absl::StatusOr<std::shared_ptr<const CertTable>> table = std::move(builder).Build();
+    EXPECT_TRUE(table.ok()) << table.status();
+    return *table;
+  }
+
+  void StartServer(bool with_default = true, NetConfig net_config = {}) {
+    net_ = std::make_unique<NetProcessor>(net_config);
+    ASSERT_TRUE(ep_.Start({.net_threads = 1,
+                           .task_threads = 0,
+                           .net_thread_init = [this](EThread& t) { net_->InitThread(t); }})
+                    .ok());
+    tunnel_acceptor_ = std::make_unique<TunnelAcceptor>(net_.get(), &far_.addr());
+    absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config = MakeTlsPortConfig(
+        MakeTable(with_default), settings_, &hooks_, &acceptor_, tunnel_acceptor_.get());
+    ASSERT_TRUE(config.ok()) << config.status();
+    port_ = std::make_unique<TlsPort>(*config);
+    absl::StatusOr<IpEndpoint> bound = port_->Listen(*net_, IpEndpoint::Loopback(AF_INET, 0));
+    ASSERT_TRUE(bound.ok()) << bound.status();
+    port_number_ = bound->port();
+  }
+
+  static void TearDownTestSuite() {
+    delete ca_;
+    ca_ = nullptr;
+  }
+
+  void TearDown() override {
+    // Clients are gone by now; let the server see every close (sessions free themselves).
+    if (net_ != nullptr) {
+      for (auto start = std::chrono::steady_clock::now(); net_->open_connections() > 0 &&
+           std::chrono::steady_clock::now() - start < kTestDeadline;) {
+        PassTime(milliseconds(1));
+      }
+    }
+    sessions_.finished.WaitAtLeast(sessions_.accepted.value(), kTestDeadline);
+    ep_.Shutdown();
+  }
+
+  // Waits (bounded) for the net thread to pass a point |delay| from now.
+  void PassTime(Nanoseconds delay) {
+    struct Mark : Continuation {
+      void HandleEvent(EventCode, void*) override { runs.Increment(); }
+      WaitCounter runs;
+    } mark;
+    ep_.thread(ThreadGroup::kNet, 0)->ScheduleIn(&mark, delay);
+    ASSERT_TRUE(mark.runs.WaitAtLeast(1, kTestDeadline));
+  }
+
+  // AddHook registers a hook owned by the fixture, so it outlives the connections that use it
+  // (they may still run close hooks until TearDown stops the threads).
+  TestHook* AddHook(TlsHookId id, const std::string& name, TestHook::Mode mode) {
+    hook_storage_.push_back(std::make_unique<TestHook>(name, mode, &log_, &parked_));
+    hooks_.Add(id, hook_storage_.back().get());
+    return hook_storage_.back().get();
+  }
+
+  TlsClient Client(const std::string& sni) {
+    return TlsClient({.sni = sni, .ca = ca_->cert.get()});
+  }
+
+  static TestCert* ca_;
+  TlsServerSettings settings_;
+  TlsHookRegistry hooks_;
+  std::vector<std::unique_ptr<TestHook>> hook_storage_;
+  HookLog log_;
+  ParkedQueue parked_;
+  SessionLog sessions_;
+  EchoAcceptor acceptor_{&sessions_};
+  FarEnd far_;
+  EventProcessor ep_;
+  std::unique_ptr<NetProcessor> net_;
+  std::unique_ptr<TunnelAcceptor> tunnel_acceptor_;
+  std::unique_ptr<TlsPort> port_;
+  uint16_t port_number_ = 0;
+};
+
+TestCert* TlsTest::ca_ = nullptr;
+
+// ---- Handshake and data ---------------------------------------------------------------------
+
+TEST_F(TlsTest, EstablishesTls13AndEchoesSixtyFourMegabytesEachWay) {
+  StartServer();
+  TlsClient client = Client("a.test");
+  ASSERT_TRUE(client.Connect(port_number_).ok());
+  EXPECT_EQ(client.version(), TLS1_3_VERSION);
+  EXPECT_EQ(client.cipher().rfind("TLS_", 0), 0u) << client.cipher();
+  std::mt19937_64 rng(5);
+  std::string chunk(65536, '\0');
+  for (int i = 0; i < 1024; ++i) {  // 64 MiB each way in 64 KiB round trips
+    for (auto& c : chunk) c = static_cast<char>(rng());
+    ASSERT_TRUE(client.WriteAll(chunk).ok());
+    absl::StatusOr<std::string> echoed = client.ReadExactly(chunk.size());
+    ASSERT_TRUE(echoed.ok()) << "chunk " << i << ": " << echoed.status();
+    ASSERT_TRUE(*echoed == chunk) << "chunk " << i << " differs";
+  }
+}
+
+TEST_F(TlsTest, ClientClosingCleanlyGivesEosToTheSession) {
+  StartServer();
+  TlsClient client = Client("a.test");
+  ASSERT_TRUE(client.Connect(port_number_).ok());
+  ASSERT_TRUE(client.WriteAll("bye").ok());
+  ASSERT_EQ(*client.ReadExactly(3), "bye");
+  SSL_shutdown(client.ssl());
+  ASSERT_TRUE(sessions_.eos.WaitAtLeast(1, kTestDeadline));
+  EXPECT_TRUE(sessions_.finished.WaitAtLeast(1, kTestDeadline));
+}
+
+// ---- Certificate selection ------------------------------------------------------------------
+
+TEST_F(TlsTest, SelectsCertificateByExactNameWildcardAndDefault) {
+  StartServer();
+  struct Case {
+    std::string sni;
+    std::string cn;
+  };
+  for (const Case& c :
+       {Case{"a.test", "a.test"}, Case{"A.TEST", "a.test"}, Case{"x.wild.test", "wild.test"},
+        Case{"nobody.test", "default.test"}, Case{"", "default.test"}}) {
+    TlsClient client({.sni = c.sni});
+    ASSERT_TRUE(client.Connect(port_number_).ok()) << c.sni;
+    EXPECT_EQ(client.PeerCommonName(), c.cn) << "SNI '" << c.sni << "'";
+  }
+}
+
+TEST_F(TlsTest, UnknownNameWithoutDefaultFailsTheHandshakeAndIsCounted) {
+  StartServer(/*with_default=*/false);
+  int64_t before = Stat(TlsStats::Get().no_certificate);
+  TlsClient client({.sni = "nobody.test"});
+  EXPECT_FALSE(client.Connect(port_number_).ok());
+  TlsClient known = Client("a.test");
+  EXPECT_TRUE(known.Connect(port_number_).ok());
+  EXPECT_EQ(Stat(TlsStats::Get().no_certificate) - before, 1);
+}
+
+TEST_F(TlsTest, DualCertificateIsChosenByTheClientsSignatureAlgorithms) {
+  StartServer();
+  auto key_type = [](TlsClient& client) {
+    bssl::UniquePtr<X509> cert(SSL_get_peer_certificate(client.ssl()));
+    bssl::UniquePtr<EVP_PKEY> key(X509_get_pubkey(cert.get()));
+    return EVP_PKEY_id(key.get());
+  };
+  TlsClient ecdsa = Client("dual.test");
+  ASSERT_TRUE(ecdsa.Connect(port_number_).ok());
+  EXPECT_EQ(key_type(ecdsa), EVP_PKEY_EC);
+  TlsClient rsa({.sni = "dual.test", .ca = ca_->cert.get(), .rsa_only = true});
+  ASSERT_TRUE(rsa.Connect(port_number_).ok());
+  EXPECT_EQ(key_type(rsa), EVP_PKEY_RSA);
+}
+
+// ---- Hooks ----------------------------------------------------------------------------------
+
+TEST_F(TlsTest, ImmediateHookChainsRunOnceEachInOrderThenCloseHooks) {
+  for (TlsHookId id : {TlsHookId::kVconnStart, TlsHookId::kClientHello, TlsHookId::kServername,
+                       TlsHookId::kCert, TlsHookId::kVconnClose}) {
+    for (int i = 0; i < 2; ++i) AddHook(id, absl::StrCat("h", i), TestHook::Mode::kImmediate);
+  }
+  StartServer();
+  {
+    TlsClient client = Client("a.test");
+    ASSERT_TRUE(client.Connect(port_number_).ok());
+    ASSERT_TRUE(client.WriteAll("x").ok());
+    ASSERT_TRUE(client.ReadExactly(1).ok());
+  }  // client closes
+  ASSERT_TRUE(log_.count().WaitAtLeast(10, kTestDeadline));
+  EXPECT_EQ(
+      log_.calls(),
+      (std::vector<std::string>{"h0:VCONN_START", "h1:VCONN_START", "h0:SSL_CLIENT_HELLO",
+                                "h1:SSL_CLIENT_HELLO", "h0:SSL_SERVERNAME", "h1:SSL_SERVERNAME",
+                                "h0:SSL_CERT", "h1:SSL_CERT", "h0:VCONN_CLOSE", "h1:VCONN_CLOSE"}));
+}
+
+TEST_F(TlsTest, ServernameHooksRunWithoutSni) {
+  AddHook(TlsHookId::kServername, "h", TestHook::Mode::kImmediate);
+  StartServer();
+  TlsClient client({.sni = ""});
+  ASSERT_TRUE(client.Connect(port_number_).ok());
+  EXPECT_EQ(log_.Count("h:SSL_SERVERNAME"), 1);
+}
+
+class ParkedHookTest : public TlsTest, public ::testing::WithParamInterface<TlsHookId> {};
+
+TEST_P(ParkedHookTest, ParkedHookHoldsTheHandshakeUntilReenabledFromAnotherThread) {
+  TlsHookId id = GetParam();
+  AddHook(id, "p", TestHook::Mode::kParked);
+  AddHook(id, "after", TestHook::Mode::kImmediate);
+  StartServer();
+  std::atomic<bool> done{false};
+  absl::Status result;
+  std::thread client_thread([&] {
+    TlsClient client = Client("a.test");
+    result = client.Connect(port_number_);
+    done = true;
+  });
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  PassTime(milliseconds(100));
+  EXPECT_FALSE(done.load()) << "the handshake went on while a hook was parked";
+  EXPECT_EQ(log_.Count(absl::StrCat("after:", TlsHookIdName(id))), 0)
+      << "the next hook ran before the parked one reenabled";
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  client_thread.join();
+  EXPECT_TRUE(result.ok()) << result;
+  EXPECT_EQ(log_.Count(absl::StrCat("p:", TlsHookIdName(id))), 1);
+  EXPECT_EQ(log_.Count(absl::StrCat("after:", TlsHookIdName(id))), 1);
+  // A second reenable for the same call is ignored.
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+}
+
+INSTANTIATE_TEST_SUITE_P(EachPoint, ParkedHookTest,
+                         ::testing::Values(TlsHookId::kVconnStart, TlsHookId::kClientHello,
+                                           TlsHookId::kServername, TlsHookId::kCert),
+                         [](const ::testing::TestParamInfo<TlsHookId>& param) {
+                           std::string name = TlsHookIdName(param.param);
+                           name.erase(std::remove(name.begin(), name.end(), '_'), name.end());
+                           return name;
+                         });
+
+TEST_F(TlsTest, ErrorVerdictAbortsTheHandshakeAndStillRunsCloseHooks) {
+  AddHook(TlsHookId::kClientHello, "e", TestHook::Mode::kError);
+  AddHook(TlsHookId::kVconnClose, "c", TestHook::Mode::kImmediate);
+  StartServer();
+  int64_t before = Stat(TlsStats::Get().hook_aborts);
+  TlsClient client = Client("a.test");
+  EXPECT_FALSE(client.Connect(port_number_).ok());
+  ASSERT_TRUE(log_.count().WaitAtLeast(2, kTestDeadline));
+  EXPECT_EQ(log_.Count("c:VCONN_CLOSE"), 1);
+  EXPECT_EQ(Stat(TlsStats::Get().hook_aborts) - before, 1);
+}
+
+TEST_F(TlsTest, ParkedHandshakeTimesOutGetsCloseHooksOnceAndLateReenableIsHarmless) {
+  settings_.handshake_timeout = milliseconds(300);
+  AddHook(TlsHookId::kCert, "p", TestHook::Mode::kParked);
+  AddHook(TlsHookId::kVconnClose, "c", TestHook::Mode::kImmediate);
+  StartServer(true, {.cop_interval = milliseconds(10)});
+  int64_t before = Stat(TlsStats::Get().handshakes_timed_out);
+  std::thread client_thread([&] {
+    TlsClient client = Client("a.test");
+    EXPECT_FALSE(client.Connect(port_number_).ok());
+  });
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  ASSERT_TRUE(log_.count().WaitAtLeast(2, kTestDeadline));  // p:SSL_CERT, then c:VCONN_CLOSE
+  client_thread.join();
+  EXPECT_EQ(log_.Count("c:VCONN_CLOSE"), 1);
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_timed_out) - before, 1);
+  // The connection is gone: a late reenable is a no-op, and no second close hook runs.
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  PassTime(milliseconds(50));
+  EXPECT_EQ(log_.Count("c:VCONN_CLOSE"), 1);
+}
+
+// ---- Tunnels ---------------------------------------------------------------------------------
+
+// Sends |bytes| one byte per TCP segment (TCP_NODELAY, one send each).
+void SendOneBytePerSegment(int fd, const std::string& bytes) {
+  for (char c : bytes) ASSERT_EQ(send(fd, &c, 1, MSG_NOSIGNAL), 1);
+}
+
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t r;
+  while ((r = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, r);
+  return out;
+}
+
+TEST_F(TlsTest, TunnelFromVconnStartRelaysTheClientBytesUntouched) {
+  AddHook(TlsHookId::kVconnStart, "t", TestHook::Mode::kTunnel);
+  StartServer();
+  std::string hello = test_util::MakeClientHello("tunnel.test");
+  far_.Expect(hello.size());
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  SendOneBytePerSegment(fd, hello);
+  EXPECT_EQ(far_.Received(), hello);
+  EXPECT_EQ(ReadAll(fd), "tunnel-ok");
+  close(fd);
+  EXPECT_EQ(tunnel_acceptor_->tunnels.value(), 1);
+}
+
+TEST_F(TlsTest, TunnelFromServernameReplaysASplitClientHelloByteExact) {
+  AddHook(TlsHookId::kServername, "t", TestHook::Mode::kTunnelOnSni);
+  StartServer();
+  std::string hello = test_util::MakeClientHello("tunnel.test");
+  far_.Expect(hello.size());
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  SendOneBytePerSegment(fd, hello);
+  EXPECT_EQ(far_.Received(), hello);
+  EXPECT_EQ(ReadAll(fd), "tunnel-ok");
+  close(fd);
+  // Other names are terminated as usual.
+  TlsClient client = Client("a.test");
+  EXPECT_TRUE(client.Connect(port_number_).ok());
+}
+
+// Grows a ClientHello record to about |target| bytes with an extension the server ignores
+// (a GREASE type), fixing the record, handshake and extensions lengths.
+std::string PadClientHello(std::string hello, size_t target) {
+  size_t pad = target > hello.size() + 4 ? target - hello.size() - 4 : 0;
+  std::string ext;
+  ext.push_back(0x1a);
+  ext.push_back(0x1a);
+  ext.push_back(static_cast<char>(pad >> 8));
+  ext.push_back(static_cast<char>(pad & 0xff));
+  ext.append(pad, '\0');
+  auto get16 = [&](size_t at) {
+    return (static_cast<size_t>(static_cast<uint8_t>(hello[at])) << 8) |
+        static_cast<uint8_t>(hello[at + 1]);
+  };
+  auto put16 = [&](size_t at, size_t v) {
+    hello[at] = static_cast<char>(v >> 8);
+    hello[at + 1] = static_cast<char>(v & 0xff);
+  };
+  // Record header (5) | handshake type (1) length (3) | version (2) random (32) | session id |
+  // cipher suites | compression | extensions length (2) | extensions.
+  size_t pos = 5 + 4 + 2 + 32;
+  pos += 1 + static_cast<uint8_t>(hello[pos]);
+  pos += 2 + get16(pos);
+  pos += 1 + static_cast<uint8_t>(hello[pos]);
+  size_t ext_len_at = pos;
+  put16(ext_len_at, get16(ext_len_at) + ext.size());
+  put16(3, get16(3) + ext.size());
+  put16(7, get16(7) + ext.size());  // low 16 bits of the 24-bit handshake length
+  hello.append(ext);
+  return hello;
+}
+
+TEST_F(TlsTest, SixteenKilobyteClientHelloInOneByteSegmentsGetsAServerHello) {
+  StartServer();
+  std::string hello = PadClientHello(test_util::MakeClientHello("a.test"), 16000);
+  ASSERT_GT(hello.size(), 15000u);
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  SendOneBytePerSegment(fd, hello);
+  char reply[6];
+  ASSERT_EQ(recv(fd, reply, sizeof(reply), MSG_WAITALL), 6);
+  EXPECT_EQ(reply[0], 0x16) << "expected a handshake record";
+  EXPECT_EQ(reply[5], 0x02) << "expected a ServerHello";
+  close(fd);
+}
+
+TEST_F(TlsTest, SixteenKilobyteSplitClientHelloIsReplayedByteExactToATunnel) {
+  AddHook(TlsHookId::kServername, "t", TestHook::Mode::kTunnelOnSni);
+  StartServer();
+  std::string hello = PadClientHello(test_util::MakeClientHello("tunnel.test"), 16000);
+  far_.Expect(hello.size());
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  SendOneBytePerSegment(fd, hello);
+  std::string received = far_.Received();
+  EXPECT_EQ(received.size(), hello.size());
+  EXPECT_TRUE(received == hello) << "the far end got different bytes";
+  EXPECT_EQ(ReadAll(fd), "tunnel-ok");
+  close(fd);
+}
+
+// ---- Failures ---------------------------------------------------------------------------------
+
+TEST_F(TlsTest, SilentClientIsClosedAtTheHandshakeTimeout) {
+  settings_.handshake_timeout = milliseconds(200);
+  StartServer(true, {.cop_interval = milliseconds(10)});
+  int64_t before = Stat(TlsStats::Get().handshakes_timed_out);
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  char byte;
+  EXPECT_EQ(recv(fd, &byte, 1, 0), 0) << "the server should close a silent client";
+  close(fd);
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_timed_out) - before, 1);
+}
+
+TEST_F(TlsTest, GarbageInsteadOfAClientHelloIsClosedAndCounted) {
+  StartServer();
+  int64_t before = Stat(TlsStats::Get().handshakes_failed);
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  std::string garbage = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+  ASSERT_EQ(send(fd, garbage.data(), garbage.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(garbage.size()));
+  std::string reply = ReadAll(fd);  // at most an alert, then the close
+  close(fd);
+  EXPECT_LE(reply.size(), 7u);
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_failed) - before, 1);
+  TlsClient client = Client("a.test");
+  EXPECT_TRUE(client.Connect(port_number_).ok()) << "the server survives garbage";
+}
+
+// ---- Resumption -------------------------------------------------------------------------------
+
+TEST_F(TlsTest, SecondConnectionResumesWithTheTicketFromTheFirst) {
+  StartServer();
+  bssl::UniquePtr<SSL_SESSION> session;
+  {
+    TlsClient first = Client("a.test");
+    ASSERT_TRUE(first.Connect(port_number_).ok());
+    ASSERT_TRUE(first.WriteAll("t").ok());
+    ASSERT_TRUE(first.ReadExactly(1).ok());  // TLS 1.3 tickets arrive after the handshake
+    EXPECT_FALSE(first.reused());
+    session = first.session();
+  }
+  int64_t before = Stat(TlsStats::Get().resumed);
+  TlsClient second({.sni = "a.test", .ca = ca_->cert.get(), .session = session.get()});
+  ASSERT_TRUE(second.Connect(port_number_).ok());
+  ASSERT_TRUE(second.WriteAll("r").ok());
+  ASSERT_TRUE(second.ReadExactly(1).ok());
+  EXPECT_TRUE(second.reused());
+  EXPECT_EQ(Stat(TlsStats::Get().resumed) - before, 1);
+}
+
+}  // namespace
+}  // namespace tollgate
