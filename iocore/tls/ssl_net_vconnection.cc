@@ -102,24 +102,54 @@ absl::Status ConfigureServerContext(SSL_CTX* ctx, const TlsServerSettings& setti
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_select_certificate_cb(ctx, &SSLNetVConnection::SelectCertificateCallback);
   SSL_CTX_set_cert_cb(ctx, &SSLNetVConnection::CertCallback, nullptr);
+  // BoringSSL asks the context current at ClientHello time, which may already be a
+  // certificate's: every server context carries the same ALPN callback and session context.
+  SSL_CTX_set_alpn_select_cb(ctx, &SSLNetVConnection::AlpnSelectCallback, nullptr);
+  static constexpr uint8_t kSessionContext[] = "tollgate";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(TlsPortSpec spec) {
+  auto config = std::make_shared<TlsPortConfig>();
+  config->certs = std::move(spec.certs);
+  config->settings = std::move(spec.settings);
+  if (config->settings.ticket_keys == nullptr) {
+    config->settings.ticket_keys = TicketKeyRing::Random();
+  }
+  for (const auto& [name, acceptor] : spec.protocols) {
+    if (name.empty() || name.size() > 255) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("TLS: ALPN protocol name '", name, "' must be 1 to 255 bytes"));
+    }
+  }
+  config->base_ctx.reset(SSL_CTX_new(TLS_method()));
+  if (config->base_ctx == nullptr) return absl::InternalError("TLS: SSL_CTX_new failed");
+  SSL_CTX* ctx = config->base_ctx.get();
+  if (absl::Status s = ConfigureServerContext(ctx, config->settings); !s.ok()) return s;
+  InstallTicketKeyCallback(ctx);
+  if (config->settings.session_cache_size > 0) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(ctx,
+                                static_cast<unsigned long>(config->settings.session_cache_size));
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  }
+  config->hooks = spec.hooks;
+  config->acceptor = spec.acceptor;
+  config->protocols = std::move(spec.protocols);
+  config->tunnel_acceptor = spec.tunnel_acceptor;
+  return std::shared_ptr<const TlsPortConfig>(std::move(config));
 }
 
 absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(
     std::shared_ptr<const CertTable> certs, const TlsServerSettings& settings,
     const TlsHookRegistry* hooks, Continuation* acceptor, Continuation* tunnel_acceptor) {
-  auto config = std::make_shared<TlsPortConfig>();
-  config->certs = std::move(certs);
-  config->settings = settings;
-  config->base_ctx.reset(SSL_CTX_new(TLS_method()));
-  if (config->base_ctx == nullptr) return absl::InternalError("TLS: SSL_CTX_new failed");
-  if (absl::Status s = ConfigureServerContext(config->base_ctx.get(), settings); !s.ok()) {
-    return s;
-  }
-  config->hooks = hooks;
-  config->acceptor = acceptor;
-  config->tunnel_acceptor = tunnel_acceptor;
-  return std::shared_ptr<const TlsPortConfig>(std::move(config));
+  return MakeTlsPortConfig(TlsPortSpec{.certs = std::move(certs),
+                                       .settings = settings,
+                                       .hooks = hooks,
+                                       .acceptor = acceptor,
+                                       .tunnel_acceptor = tunnel_acceptor});
 }
 
 // ---- Connection set-up ------------------------------------------------------------------------
@@ -153,6 +183,14 @@ SSLNetVConnection::SSLNetVConnection(int fd, NetHandler* nh, const IpEndpoint& l
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_.get(), bio, bio);  // one reference, owned by the SSL
   SSL_set_accept_state(ssl_.get());
+  AttachTicketKeys(ssl_.get(), config_->settings.ticket_keys.get());
+  // The handshake-only configuration (certificates, ALPN and verify settings) is released once
+  // the handshake is done: established connections keep only what the data path needs.
+  SSL_set_shed_handshake_config(ssl_.get(), 1);
+  if (config_->settings.max_record_size > 0) {
+    SSL_set_max_send_fragment(ssl_.get(),
+                              std::clamp<size_t>(config_->settings.max_record_size, 512, 16384));
+  }
 }
 
 SSLNetVConnection::~SSLNetVConnection() {
@@ -174,6 +212,45 @@ void SSLNetVConnection::StartHandshake() {
 
 bool SSLNetVConnection::session_reused() const {
   return ssl_ != nullptr && SSL_session_reused(ssl_.get());
+}
+
+absl::string_view SSLNetVConnection::alpn() const {
+  const uint8_t* data = nullptr;
+  unsigned len = 0;
+  if (ssl_ != nullptr) SSL_get0_alpn_selected(ssl_.get(), &data, &len);
+  return absl::string_view(reinterpret_cast<const char*>(data), len);
+}
+
+void SSLNetVConnection::SetProtocolEnabled(absl::string_view name, bool enabled) {
+  auto it = std::find(disabled_protocols_.begin(), disabled_protocols_.end(), name);
+  if (enabled && it != disabled_protocols_.end()) disabled_protocols_.erase(it);
+  if (!enabled && it == disabled_protocols_.end()) disabled_protocols_.emplace_back(name);
+}
+
+// Server preference: the first protocol of the port's list that the client offers and that
+// this connection has not disabled. No overlap: continue without ALPN.
+int SSLNetVConnection::AlpnSelectCallback(SSL* ssl, const uint8_t** out, uint8_t* out_len,
+                                          const uint8_t* in, unsigned in_len, void*) {
+  SSLNetVConnection* vc = FromSsl(ssl);
+  if (vc == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  for (const auto& [name, acceptor] : vc->config_->protocols) {
+    if (std::find(vc->disabled_protocols_.begin(), vc->disabled_protocols_.end(), name) !=
+        vc->disabled_protocols_.end()) {
+      continue;
+    }
+    // The client's list: length-prefixed names; bounds-checked, it comes from the peer.
+    for (unsigned pos = 0; pos < in_len;) {
+      unsigned len = in[pos];
+      if (len == 0 || pos + 1 + len > in_len) break;
+      if (len == name.size() && memcmp(in + pos + 1, name.data(), len) == 0) {
+        *out = in + pos + 1;
+        *out_len = static_cast<uint8_t>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      pos += 1 + len;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
 }
 
 // ---- The handshake driver -------------------------------------------------------------------
@@ -267,7 +344,12 @@ void SSLNetVConnection::Apply(Wait wait) {
       const TlsStats& stats = TlsStats::Get();
       GlobalStats().Increment(stats.handshakes_ok);
       if (SSL_session_reused(ssl_.get())) GlobalStats().Increment(stats.resumed);
+      // Straight to the acceptor of the agreed protocol: no probe, no copy.
       Continuation* acceptor = config_->acceptor;
+      absl::string_view agreed = alpn();
+      for (const auto& [name, protocol_acceptor] : config_->protocols) {
+        if (name == agreed) acceptor = protocol_acceptor;
+      }
       if (acceptor == nullptr) {
         DoIoClose();
         return;
@@ -670,7 +752,37 @@ IoResult SSLNetVConnection::TlsRead(MIOBuffer* buf, int64_t max) {
   return {IoResult::Status::kWouldBlock};
 }
 
+// Dynamic record sizing: small records (one TCP segment each) while a response starts, so the
+// client can decrypt the first bytes as they arrive; full records for bulk; small again after
+// an idle second.
+void SSLNetVConnection::ApplyRecordSize() {
+  // A TCP segment on a 1500-byte MTU carries about 1448 bytes of payload with timestamps; minus
+  // TLS 1.3 overhead (5-byte header, content type, 16-byte tag) and room for options.
+  static constexpr size_t kSmallRecord = 1300;
+  static constexpr int64_t kSmallRecordBytes = 1 << 20;
+  static constexpr int64_t kIdleNs = 1000000000;
+  int64_t now = MonotonicNowNs();
+  if (now - last_write_ns_ > kIdleNs) bytes_since_idle_ = 0;
+  last_write_ns_ = now;
+  size_t fragment = bytes_since_idle_ < kSmallRecordBytes ? kSmallRecord : 16384;
+  if (fragment != send_fragment_) {
+    SSL_set_max_send_fragment(ssl_.get(), fragment);
+    send_fragment_ = fragment;
+  }
+}
+
 IoResult SSLNetVConnection::TlsWrite(IOBufferReader* reader, int64_t max) {
+  if (config_->settings.max_record_size < 0) {
+    ApplyRecordSize();
+    // Switch to full records at the megabyte mark rather than after this whole pass.
+    if (bytes_since_idle_ < (1 << 20)) max = std::min<int64_t>(max, (1 << 20) - bytes_since_idle_);
+  }
+  IoResult result = TlsWriteRecords(reader, max);
+  if (result.status == IoResult::Status::kOk) bytes_since_idle_ += result.bytes;
+  return result;
+}
+
+IoResult SSLNetVConnection::TlsWriteRecords(IOBufferReader* reader, int64_t max) {
   int64_t total = 0;
   while (total < max) {
     iovec iov[1];

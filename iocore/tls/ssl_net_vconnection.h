@@ -38,6 +38,7 @@
 #include "iocore/net/net_processor.h"
 #include "iocore/net/unix_net_vconnection.h"
 #include "iocore/tls/cert_table.h"
+#include "iocore/tls/ticket_keys.h"
 #include "iocore/tls/tls_hooks.h"
 
 namespace tollgate {
@@ -52,6 +53,15 @@ struct TlsServerSettings {
   // Handshakes parked in hooks at once, process-wide; a handshake that would park beyond it is
   // refused (closed and counted).
   int64_t max_parked_handshakes = 10000;
+  // Session tickets, TLS 1.2 and 1.3 (proxy.config.ssl.server.ticket_key.filename). Null: a
+  // random ring is made with the port configuration.
+  std::shared_ptr<const TicketKeyRing> ticket_keys;
+  // TLS 1.2 session-ID cache entries per port configuration; 0 turns the cache off.
+  int64_t session_cache_size = 10240;
+  // proxy.config.ssl.max_record_size: 0 full records; N > 0 records of at most N bytes (512 ..
+  // 16384); -1 records that fit one TCP segment for about the first megabyte, full records
+  // after, and small ones again after a second without writes.
+  int max_record_size = 0;
 };
 
 // Everything a TLS port's connections share. Immutable once built; a reload builds a new one.
@@ -63,8 +73,12 @@ struct TlsPortConfig {
   bssl::UniquePtr<SSL_CTX> base_ctx;
   // Hook lists (null: no hooks).
   const TlsHookRegistry* hooks = nullptr;
-  // Receives NET_EVENT_ACCEPT with the established connection (NetVConnection*).
+  // Receives NET_EVENT_ACCEPT with the established connection (NetVConnection*) when no ALPN
+  // protocol below was agreed.
   Continuation* acceptor = nullptr;
+  // ALPN protocols offered, in server preference order, each with the acceptor that receives
+  // connections that agreed on it. Empty: no ALPN.
+  std::vector<std::pair<std::string, Continuation*>> protocols;
   // Receives NET_EVENT_ACCEPT with a connection to tunnel blind (SSLNetVConnection*), its
   // recorded bytes in TakeRecordedBytes(). Null: tunnel requests close the connection.
   Continuation* tunnel_acceptor = nullptr;
@@ -74,7 +88,22 @@ struct TlsPortConfig {
 // server context of Tollgate needs (use it as CertTableOptions::configure_ctx).
 absl::Status ConfigureServerContext(SSL_CTX* ctx, const TlsServerSettings& settings);
 
-// MakeTlsPortConfig builds a port configuration (its base context included).
+// TlsPortSpec: what a port configuration is made of.
+struct TlsPortSpec {
+  std::shared_ptr<const CertTable> certs;
+  TlsServerSettings settings;
+  const TlsHookRegistry* hooks = nullptr;
+  Continuation* acceptor = nullptr;
+  std::vector<std::pair<std::string, Continuation*>> protocols;
+  Continuation* tunnel_acceptor = nullptr;
+};
+
+// MakeTlsPortConfig builds a port configuration: its base context (versions, groups,
+// callbacks, session cache, ticket keys) and the acceptors. InvalidArgument for bad settings
+// (both versions off, an unknown group, an ALPN name longer than 255 bytes).
+absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(TlsPortSpec spec);
+
+// A shorthand without ALPN.
 absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(
     std::shared_ptr<const CertTable> certs, const TlsServerSettings& settings,
     const TlsHookRegistry* hooks, Continuation* acceptor, Continuation* tunnel_acceptor);
@@ -140,6 +169,13 @@ class SSLNetVConnection final : public UnixNetVConnection {
   std::string TakeRecordedBytes() { return std::move(recorded_); }
   // session_reused returns whether the handshake resumed a session.
   bool session_reused() const;
+  // alpn returns the protocol agreed by ALPN ("" if none).
+  absl::string_view alpn() const;
+
+  // SetProtocolEnabled allows or forbids offering ALPN protocol |name| on this connection
+  // (TSVConnProtocolEnable / Disable; sni.yaml `http2: off`). Before the ClientHello is
+  // processed only: own thread, from a VCONN_START, CLIENT_HELLO or SERVERNAME hook.
+  void SetProtocolEnabled(absl::string_view name, bool enabled);
 
  private:
   friend absl::Status ConfigureServerContext(SSL_CTX* ctx, const TlsServerSettings& settings);
@@ -194,6 +230,7 @@ class SSLNetVConnection final : public UnixNetVConnection {
   void DataWrite() { UnixNetVConnection::NetWrite(); }
   IoResult TlsRead(MIOBuffer* buf, int64_t max);
   IoResult TlsWrite(IOBufferReader* reader, int64_t max);
+  IoResult TlsWriteRecords(IOBufferReader* reader, int64_t max);
   IoResult RawRead(MIOBuffer* buf, int64_t max) { return RawReadIntoBuffer(buf, max); }
   IoResult RawWrite(IOBufferReader* reader, int64_t max) { return RawWriteFromReader(reader, max); }
 
@@ -202,6 +239,9 @@ class SSLNetVConnection final : public UnixNetVConnection {
   static int CertCallback(SSL* ssl, void* arg);
   enum ssl_select_cert_result_t OnSelectCertificate(const SSL_CLIENT_HELLO* hello);
   int OnCert();
+  static int AlpnSelectCallback(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
+                                unsigned in_len, void* arg);
+  void ApplyRecordSize();
   static int BioRead(BIO* bio, char* out, int len);
   static int BioWrite(BIO* bio, const char* in, int len);
   static long BioCtrl(BIO* bio, int cmd, long larg, void* parg);
@@ -250,6 +290,13 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // Reenables still owed by a hook that was parked when the connection began closing; the first
   // that arrive outside a hook call are not taken for the close hooks'.
   int abandoned_reenables_ = 0;
+
+  // ALPN protocols this connection must not offer.
+  std::vector<std::string> disabled_protocols_;
+  // Dynamic record sizing (max_record_size -1).
+  int64_t bytes_since_idle_ = 0;
+  int64_t last_write_ns_ = 0;
+  size_t send_fragment_ = 0;
 };
 
 // ListenTls accepts TLS on |addr| for |config| (see NetProcessor::Accept). The port keeps using

@@ -328,6 +328,16 @@ class TlsTest : public ::testing::Test {
     return *table;
   }
 
+  // MakeConfig builds a port configuration from the current settings_, table_ and protocols_.
+  absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeConfig() {
+    return MakeTlsPortConfig(TlsPortSpec{.certs = table_,
+                                         .settings = settings_,
+                                         .hooks = &hooks_,
+                                         .acceptor = &acceptor_,
+                                         .protocols = protocols_,
+                                         .tunnel_acceptor = tunnel_acceptor_.get()});
+  }
+
   void StartServer(bool with_default = true, NetConfig net_config = {}) {
     net_ = std::make_unique<NetProcessor>(net_config);
     ASSERT_TRUE(ep_.Start({.net_threads = 1,
@@ -335,8 +345,8 @@ class TlsTest : public ::testing::Test {
                            .net_thread_init = [this](EThread& t) { net_->InitThread(t); }})
                     .ok());
     tunnel_acceptor_ = std::make_unique<TunnelAcceptor>(net_.get(), &far_.addr());
-    absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config = MakeTlsPortConfig(
-        MakeTable(with_default), settings_, &hooks_, &acceptor_, tunnel_acceptor_.get());
+    table_ = MakeTable(with_default);
+    absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config = MakeConfig();
     ASSERT_TRUE(config.ok()) << config.status();
     port_ = std::make_unique<TlsPort>(*config);
     absl::StatusOr<IpEndpoint> bound = port_->Listen(*net_, IpEndpoint::Loopback(AF_INET, 0));
@@ -396,6 +406,8 @@ class TlsTest : public ::testing::Test {
   std::unique_ptr<NetProcessor> net_;
   std::unique_ptr<TunnelAcceptor> tunnel_acceptor_;
   std::unique_ptr<TlsPort> port_;
+  std::shared_ptr<const CertTable> table_;
+  std::vector<std::pair<std::string, Continuation*>> protocols_;
   uint16_t port_number_ = 0;
 };
 
@@ -731,6 +743,171 @@ TEST_F(TlsTest, SecondConnectionResumesWithTheTicketFromTheFirst) {
   ASSERT_TRUE(second.ReadExactly(1).ok());
   EXPECT_TRUE(second.reused());
   EXPECT_EQ(Stat(TlsStats::Get().resumed) - before, 1);
+}
+
+// ---- Ticket keys, session IDs, ALPN, record sizes --------------------------------------------
+
+std::string KeyBytes(char fill) { return std::string(TicketKeyRing::kKeyBytes, fill); }
+
+std::shared_ptr<const TicketKeyRing> Ring(const std::string& bytes) {
+  absl::StatusOr<std::shared_ptr<const TicketKeyRing>> ring =
+      TicketKeyRing::FromBytes(bytes, "test");
+  EXPECT_TRUE(ring.ok()) << ring.status();
+  return *ring;
+}
+
+// Connects, reads one echo so the TLS 1.3 ticket arrives, and returns the session to resume.
+bssl::UniquePtr<SSL_SESSION> FirstSession(uint16_t port, X509* ca) {
+  TlsClient first({.sni = "a.test", .ca = ca});
+  EXPECT_TRUE(first.Connect(port).ok());
+  EXPECT_TRUE(first.WriteAll("t").ok());
+  EXPECT_TRUE(first.ReadExactly(1).ok());
+  return first.session();
+}
+
+bool Resumes(uint16_t port, X509* ca, SSL_SESSION* session) {
+  TlsClient again({.sni = "a.test", .ca = ca, .session = session});
+  EXPECT_TRUE(again.Connect(port).ok());
+  EXPECT_TRUE(again.WriteAll("r").ok());
+  EXPECT_TRUE(again.ReadExactly(1).ok());
+  return again.reused();
+}
+
+TEST_F(TlsTest, TicketKeyFileRotationKeepsResumptionWhileTheOldKeyRemains) {
+  std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/ticket.key");
+  {
+    FILE* f = fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::string k1 = KeyBytes('1');
+    fwrite(k1.data(), 1, k1.size(), f);
+    fclose(f);
+  }
+  absl::StatusOr<std::shared_ptr<const TicketKeyRing>> from_file = TicketKeyRing::LoadFile(path);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  settings_.ticket_keys = *from_file;
+  StartServer();
+  bssl::UniquePtr<SSL_SESSION> session = FirstSession(port_number_, ca_->cert.get());
+
+  // New first key, old key kept for decryption: old tickets still resume.
+  settings_.ticket_keys = Ring(KeyBytes('2') + KeyBytes('1'));
+  port_->SwapConfig(*MakeConfig());
+  EXPECT_TRUE(Resumes(port_number_, ca_->cert.get(), session.get()));
+
+  // Old key gone: the old ticket no longer resumes, the handshake is a full one.
+  settings_.ticket_keys = Ring(KeyBytes('3'));
+  port_->SwapConfig(*MakeConfig());
+  EXPECT_FALSE(Resumes(port_number_, ca_->cert.get(), session.get()));
+}
+
+TEST_F(TlsTest, BadTicketKeyFileIsRejectedWithItsLength) {
+  absl::Status s = TicketKeyRing::FromBytes("short", "ticket.key").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("5 bytes"), absl::string_view::npos) << s;
+  EXPECT_FALSE(TicketKeyRing::LoadFile("/nonexistent/ticket.key").ok());
+}
+
+TEST_F(TlsTest, Tls12ClientWithoutTicketsResumesBySessionId) {
+  StartServer();
+  bssl::UniquePtr<SSL_SESSION> session;
+  {
+    TlsClient first(
+        {.sni = "a.test", .ca = ca_->cert.get(), .max_version = TLS1_2_VERSION, .tickets = false});
+    ASSERT_TRUE(first.Connect(port_number_).ok());
+    EXPECT_EQ(first.version(), TLS1_2_VERSION);
+    session = first.session();
+  }
+  TlsClient again({.sni = "a.test",
+                   .ca = ca_->cert.get(),
+                   .max_version = TLS1_2_VERSION,
+                   .session = session.get(),
+                   .tickets = false});
+  ASSERT_TRUE(again.Connect(port_number_).ok());
+  EXPECT_TRUE(again.reused());
+}
+
+class CountingAcceptor : public Continuation {
+ public:
+  explicit CountingAcceptor(SessionLog* log) : log_(log) {}
+  void HandleEvent(EventCode code, void* data) override {
+    if (code != EventCode::kNetAccept) return;
+    accepted.Increment();
+    (new EchoSession(static_cast<NetVConnection*>(data), log_))->Start();
+    log_->accepted.Increment();
+  }
+  WaitCounter accepted;
+
+ private:
+  SessionLog* log_;
+};
+
+TEST_F(TlsTest, AlpnHandsTheConnectionToTheAcceptorOfTheAgreedProtocol) {
+  CountingAcceptor h2(&sessions_);
+  CountingAcceptor h1(&sessions_);
+  protocols_ = {{"h2", &h2}, {"http/1.1", &h1}};
+  StartServer();
+  {
+    TlsClient client({.sni = "a.test", .alpn = {"http/1.1", "h2"}});
+    ASSERT_TRUE(client.Connect(port_number_).ok());
+    EXPECT_EQ(client.alpn(), "h2") << "server preference wins";
+    ASSERT_TRUE(client.WriteAll("x").ok());
+    ASSERT_TRUE(client.ReadExactly(1).ok());
+  }
+  {
+    TlsClient client({.sni = "a.test", .alpn = {"http/1.1"}});
+    ASSERT_TRUE(client.Connect(port_number_).ok());
+    EXPECT_EQ(client.alpn(), "http/1.1");
+    ASSERT_TRUE(client.WriteAll("x").ok());
+    ASSERT_TRUE(client.ReadExactly(1).ok());
+  }
+  {
+    TlsClient client({.sni = "a.test", .alpn = {"banana"}});
+    ASSERT_TRUE(client.Connect(port_number_).ok());
+    EXPECT_EQ(client.alpn(), "");
+    ASSERT_TRUE(client.WriteAll("x").ok());
+    ASSERT_TRUE(client.ReadExactly(1).ok());
+  }
+  EXPECT_EQ(h2.accepted.value(), 1);
+  EXPECT_EQ(h1.accepted.value(), 1);
+  EXPECT_EQ(sessions_.accepted.value(), 3);  // the third went to the default acceptor
+}
+
+// Echoes |total| bytes in 64 KiB round trips and returns the record lengths the client saw.
+std::vector<size_t> EchoAndRecordSizes(TlsClient& client, int64_t total) {
+  std::string chunk(65536, 'r');
+  for (int64_t done = 0; done < total; done += chunk.size()) {
+    EXPECT_TRUE(client.WriteAll(chunk).ok());
+    EXPECT_TRUE(client.ReadExactly(chunk.size()).ok());
+  }
+  return client.record_lengths();
+}
+
+TEST_F(TlsTest, MaxRecordSizeCapsEveryRecord) {
+  settings_.max_record_size = 4096;
+  StartServer();
+  TlsClient client = Client("a.test");
+  ASSERT_TRUE(client.Connect(port_number_).ok());
+  std::vector<size_t> lengths = EchoAndRecordSizes(client, 1 << 20);
+  size_t largest = *std::max_element(lengths.begin(), lengths.end());
+  EXPECT_LE(largest, 4096u + 17) << "a record exceeded the cap";
+  EXPECT_GE(largest, 4096u) << "records should reach the cap";
+}
+
+TEST_F(TlsTest, DynamicRecordSizingStartsSmallThenUsesFullRecords) {
+  settings_.max_record_size = -1;
+  StartServer();
+  TlsClient client = Client("a.test");
+  ASSERT_TRUE(client.Connect(port_number_).ok());
+  size_t handshake_records = client.record_lengths().size();
+  std::vector<size_t> lengths = EchoAndRecordSizes(client, 3 << 20);
+  // The first 64 KiB echoed come in small records.
+  size_t bytes = 0;
+  size_t i = handshake_records + 2;  // skip the session tickets
+  for (; i < lengths.size() && bytes < 65536; ++i) {
+    EXPECT_LE(lengths[i], 1300u + 17) << "record " << i << " early in the stream";
+    bytes += lengths[i] - 17;
+  }
+  EXPECT_EQ(*std::max_element(lengths.begin(), lengths.end()), 16384u + 17)
+      << "full records after the first megabyte";
 }
 
 }  // namespace

@@ -64,6 +64,24 @@ TlsClient::TlsClient(TlsClientOptions options) : options_(std::move(options)) {
     X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_.get()), options_.ca);
     SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
   }
+  if (!options_.tickets) SSL_CTX_set_options(ctx_.get(), SSL_OP_NO_TICKET);
+  if (!options_.alpn.empty()) {
+    std::string wire;
+    for (const std::string& p : options_.alpn) {
+      wire.push_back(static_cast<char>(p.size()));
+      wire += p;
+    }
+    SSL_CTX_set_alpn_protos(ctx_.get(), reinterpret_cast<const uint8_t*>(wire.data()), wire.size());
+  }
+  // Record headers as they arrive, to observe the server's record sizes.
+  SSL_CTX_set_msg_callback(
+      ctx_.get(),
+      [](int is_write, int, int content_type, const void* buf, size_t len, SSL* ssl, void*) {
+        if (is_write || content_type != SSL3_RT_HEADER || len < 5) return;
+        const auto* h = static_cast<const uint8_t*>(buf);
+        static_cast<TlsClient*>(SSL_get_app_data(ssl))
+            ->record_lengths_.push_back((static_cast<size_t>(h[3]) << 8) | h[4]);
+      });
   if (options_.rsa_only) {
     static const uint16_t kRsa[] = {SSL_SIGN_RSA_PSS_RSAE_SHA256, SSL_SIGN_RSA_PKCS1_SHA256};
     SSL_CTX_set_verify_algorithm_prefs(ctx_.get(), kRsa, 2);
@@ -110,6 +128,13 @@ std::string TlsClient::cipher() const {
 }
 
 bool TlsClient::reused() const { return SSL_session_reused(ssl_.get()); }
+
+std::string TlsClient::alpn() const {
+  const uint8_t* data = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &data, &len);
+  return std::string(reinterpret_cast<const char*>(data), len);
+}
 
 bssl::UniquePtr<SSL_SESSION> TlsClient::session() const {
   if (latest_session_ != nullptr) {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,6 +27,8 @@ struct TlsClientOptions {
   bool rsa_only = false;  // offer only RSA signature algorithms
   uint16_t max_version = TLS1_3_VERSION;
   SSL_SESSION* session = nullptr;  // offer this session for resumption
+  bool tickets = true;  // false: refuse session tickets (TLS 1.2 session IDs only)
+  std::vector<std::string> alpn;  // ALPN protocols to offer, in order
   std::chrono::milliseconds timeout{10000};  // per socket operation
 };
 
@@ -45,6 +48,11 @@ class TlsClient {
   uint16_t version() const;
   std::string cipher() const;
   bool reused() const;
+  // alpn returns the protocol the server agreed to ("" if none).
+  std::string alpn() const;
+  // record_lengths returns the length field of every TLS record received so far (ciphertext
+  // bytes: for TLS 1.3 application data, plaintext + 17).
+  const std::vector<size_t>& record_lengths() const { return record_lengths_; }
   // session returns the session to resume with (a new reference): the newest ticket received,
   // so read some data first to let TLS 1.3 tickets arrive.
   bssl::UniquePtr<SSL_SESSION> session() const;
@@ -62,6 +70,7 @@ class TlsClient {
   bssl::UniquePtr<SSL_CTX> ctx_;
   bssl::UniquePtr<SSL> ssl_;
   bssl::UniquePtr<SSL_SESSION> latest_session_;  // from the last NewSessionTicket
+  std::vector<size_t> record_lengths_;
   int fd_ = -1;
 };
 
