@@ -31,6 +31,21 @@ IpEndpoint LocalEndpoint(int fd) {
   return IpEndpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
 }
 
+// Whether |ep| is bound to every address of its family (0.0.0.0 or ::), so that a connection
+// accepted on it may have any local address.
+bool IsWildcard(const IpEndpoint& ep) {
+  switch (ep.family()) {
+    case AF_INET:
+      return reinterpret_cast<const sockaddr_in*>(ep.sockaddr())->sin_addr.s_addr ==
+          htonl(INADDR_ANY);
+    case AF_INET6:
+      return IN6_IS_ADDR_UNSPECIFIED(
+          &reinterpret_cast<const sockaddr_in6*>(ep.sockaddr())->sin6_addr);
+    default:
+      return true;  // unknown: ask the kernel per connection
+  }
+}
+
 }  // namespace
 
 // One listening socket on one net thread. Readiness schedules an accept pass on the thread's
@@ -38,7 +53,12 @@ IpEndpoint LocalEndpoint(int fd) {
 class NetProcessor::Listener final : public Continuation, public EpollTarget {
  public:
   Listener(int fd, Continuation* acceptor, NetHandler* nh, const AcceptOptions& options)
-      : fd_(fd), acceptor_(acceptor), nh_(nh), make_vc_(options.make_vc) {}
+      : fd_(fd),
+        acceptor_(acceptor),
+        nh_(nh),
+        make_vc_(options.make_vc),
+        local_(LocalEndpoint(fd)),
+        local_is_wildcard_(IsWildcard(local_)) {}
   ~Listener() override { close(fd_); }
 
   void OnEpollEvent(uint32_t) override { ScheduleAcceptPass(); }
@@ -108,11 +128,13 @@ class NetProcessor::Listener final : public Continuation, public EpollTarget {
         close(fd);
         continue;
       }
-      SetNoDelay(fd);
+      // TCP_NODELAY is inherited from the listening socket (set in Accept), so no setsockopt
+      // here. The local address is the listener's unless it is bound to a wildcard address: the
+      // accept loop makes no syscall beyond accept4 and the NetHandler's epoll_ctl.
       IpEndpoint remote = IpEndpoint::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-      UnixNetVConnection* vc = make_vc_
-          ? make_vc_(fd, nh_, LocalEndpoint(fd), remote)
-          : UnixNetVConnection::Adopt(fd, nh_, LocalEndpoint(fd), remote);
+      IpEndpoint local = local_is_wildcard_ ? LocalEndpoint(fd) : local_;
+      UnixNetVConnection* vc = make_vc_ ? make_vc_(fd, nh_, local, remote)
+                                        : UnixNetVConnection::Adopt(fd, nh_, local, remote);
       if (vc == nullptr) {
         GlobalStats().Increment(stats.accept_errors);
         continue;
@@ -135,6 +157,8 @@ class NetProcessor::Listener final : public Continuation, public EpollTarget {
   NetHandler* const nh_;
   const std::function<UnixNetVConnection*(int, NetHandler*, const IpEndpoint&, const IpEndpoint&)>
       make_vc_;
+  const IpEndpoint local_;  // the listening address, with the port the kernel picked
+  const bool local_is_wildcard_;
   bool registered_ = false;
   bool scheduled_ = false;
   bool backing_off_ = false;
@@ -260,6 +284,9 @@ absl::StatusOr<IpEndpoint> NetProcessor::Accept(Continuation* acceptor, const Ip
       return fail("setsockopt(SO_REUSEPORT)");
     }
     if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies the TCP options into
+    // the child), which saves a setsockopt per accepted connection; see Listener::AcceptPass.
+    SetNoDelay(fd);
     if (bind(fd, bound.sockaddr(), bound.socklen()) != 0) return fail("bind");
     if (listen(fd, options.backlog) != 0) return fail("listen");
     // Port 0: the first bind picked the port; the others share it.
