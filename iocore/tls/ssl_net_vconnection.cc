@@ -68,6 +68,32 @@ std::string SslErrorString() {
   return buf;
 }
 
+// LoadTrustStore returns a store with the certificates of |file| and/or |dir|, or an error naming
+// |what| and the path.
+absl::StatusOr<bssl::UniquePtr<X509_STORE>> LoadTrustStore(const std::string& file,
+                                                            const std::string& dir,
+                                                            absl::string_view what) {
+  bssl::UniquePtr<X509_STORE> store(X509_STORE_new());
+  if (store == nullptr) return absl::InternalError("X509_STORE_new failed");
+  if (!X509_STORE_load_locations(store.get(), file.empty() ? nullptr : file.c_str(),
+                                 dir.empty() ? nullptr : dir.c_str())) {
+    std::string reason = SslErrorString();
+    return absl::InvalidArgumentError(absl::StrCat(what, ": cannot load CA certificates from '",
+                                                   file.empty() ? dir : file, "': ", reason));
+  }
+  return store;
+}
+
+// TLS version bits of sni.yaml, as a (min, max) range BoringSSL can apply; nullopt when none of
+// the versions Tollgate speaks (1.2, 1.3) is allowed.
+std::optional<std::pair<uint16_t, uint16_t>> VersionRange(uint32_t mask) {
+  bool v12 = (mask & kTlsVersion1_2) != 0;
+  bool v13 = (mask & kTlsVersion1_3) != 0;
+  if (!v12 && !v13) return std::nullopt;
+  return std::make_pair<uint16_t, uint16_t>(v12 ? TLS1_2_VERSION : TLS1_3_VERSION,
+                                            v13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+}
+
 }  // namespace
 
 const TlsStats& TlsStats::Get() {
@@ -139,6 +165,35 @@ absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(TlsPortSp
   config->acceptor = spec.acceptor;
   config->protocols = std::move(spec.protocols);
   config->tunnel_acceptor = spec.tunnel_acceptor;
+  config->forward_acceptor = spec.forward_acceptor;
+  const TlsServerSettings& settings = config->settings;
+  if (!settings.client_ca_file.empty() || !settings.client_ca_dir.empty()) {
+    absl::StatusOr<bssl::UniquePtr<X509_STORE>> store =
+        LoadTrustStore(settings.client_ca_file, settings.client_ca_dir, "proxy.config.ssl.CA.cert");
+    if (!store.ok()) return store.status();
+    config->default_client_ca = std::move(*store);
+  }
+  config->sni = std::move(spec.sni);
+  if (config->sni != nullptr) {
+    for (const SniPolicy& policy : config->sni->policies()) {
+      std::string file = !policy.verify_client_ca_file.empty() ? policy.verify_client_ca_file
+                                                                 : policy.verify_client_ca_certs;
+      std::string dir = policy.verify_client_ca_dir;
+      // A single path may name a directory.
+      if (policy.verify_client_ca_file.empty() && !file.empty() && file.back() == '/') {
+        dir = file;
+        file.clear();
+      }
+      if (file.empty() && dir.empty()) {
+        config->sni_client_ca.emplace_back();
+        continue;
+      }
+      absl::StatusOr<bssl::UniquePtr<X509_STORE>> store = LoadTrustStore(
+          file, dir, absl::StrCat("sni.yaml:", policy.line, ": verify_client_ca_certs"));
+      if (!store.ok()) return store.status();
+      config->sni_client_ca.push_back(std::move(*store));
+    }
+  }
   return std::shared_ptr<const TlsPortConfig>(std::move(config));
 }
 
@@ -344,12 +399,14 @@ void SSLNetVConnection::Apply(Wait wait) {
       const TlsStats& stats = TlsStats::Get();
       GlobalStats().Increment(stats.handshakes_ok);
       if (SSL_session_reused(ssl_.get())) GlobalStats().Increment(stats.resumed);
-      // Straight to the acceptor of the agreed protocol: no probe, no copy.
+      // Straight to the acceptor of the agreed protocol (or of sni.yaml's forward_route): no
+      // probe, no copy.
       Continuation* acceptor = config_->acceptor;
       absl::string_view agreed = alpn();
       for (const auto& [name, protocol_acceptor] : config_->protocols) {
         if (name == agreed) acceptor = protocol_acceptor;
       }
+      if (forward_destination_.has_value()) acceptor = config_->forward_acceptor;
       if (acceptor == nullptr) {
         DoIoClose();
         return;
@@ -597,8 +654,13 @@ enum ssl_select_cert_result_t SSLNetVConnection::SelectCertificateCallback(
 
 enum ssl_select_cert_result_t SSLNetVConnection::OnSelectCertificate(
     const SSL_CLIENT_HELLO* hello) {
-  if (!client_hello_hooks_done_) {
+  if (!sni_actions_done_) {
+    sni_actions_done_ = true;
     sni_ = ParseSni(hello);
+    if (!ApplySniPolicy()) return ssl_select_cert_error;
+    if (tunnel_requested_) return ssl_select_cert_retry;
+  }
+  if (!client_hello_hooks_done_) {
     if (RunHooks(TlsHookId::kClientHello) == HookRun::kParked) return ssl_select_cert_retry;
     client_hello_hooks_done_ = true;
   }
@@ -624,8 +686,125 @@ enum ssl_select_cert_result_t SSLNetVConnection::OnSelectCertificate(
     SSL_CTX* ctx = match->entry->ChooseContext(ClientAcceptsEcdsa(hello));
     if (ctx == nullptr || SSL_set_SSL_CTX(ssl_.get(), ctx) == nullptr) return ssl_select_cert_error;
     certificate_chosen_ = true;
+    ApplyClientVerification();
   }
   return ssl_select_cert_success;
+}
+
+bool SSLNetVConnection::ApplySniPolicy() {
+  if (config_->sni == nullptr) return true;
+  sni_match_ = config_->sni->Match(sni_);
+  if (!sni_match_.has_value()) return true;
+  const SniPolicy& policy = *sni_match_->policy;
+  if (!policy.ip_allow.empty() && !IpAllowed(policy.ip_allow, remote_addr())) {
+    abort_requested_ = true;
+    abort_reason_ = "client address not in sni.yaml ip_allow";
+    abort_counter_ = TlsStats::Get().handshakes_failed;
+    return false;
+  }
+  if (policy.tunnel_route.has_value()) {
+    absl::StatusOr<SniRoute> route = sni_match_->TunnelDestination();
+    if (!route.ok()) {
+      abort_requested_ = true;
+      abort_reason_ = "sni.yaml tunnel_route gives no valid destination for this name";
+      abort_counter_ = TlsStats::Get().handshakes_failed;
+      return false;
+    }
+    tunnel_destination_ = *route;
+    tunnel_requested_ = true;
+    return true;
+  }
+  if (policy.forward_route.has_value()) {
+    absl::StatusOr<SniRoute> route = sni_match_->ForwardDestination();
+    if (!route.ok()) {
+      abort_requested_ = true;
+      abort_reason_ = "sni.yaml forward_route gives no valid destination for this name";
+      abort_counter_ = TlsStats::Get().handshakes_failed;
+      return false;
+    }
+    forward_destination_ = *route;
+  }
+  if (policy.http2.has_value() && !*policy.http2) SetProtocolEnabled("h2", false);
+  if (policy.tls_versions_mask.has_value()) {
+    std::optional<std::pair<uint16_t, uint16_t>> range = VersionRange(*policy.tls_versions_mask);
+    // The version is chosen after this callback, so narrowing the range here applies to this
+    // handshake.
+    if (!range.has_value() || !SSL_set_min_proto_version(ssl_.get(), range->first) ||
+        !SSL_set_max_proto_version(ssl_.get(), range->second)) {
+      abort_requested_ = true;
+      abort_reason_ = "sni.yaml valid_tls_versions_in allows no version Tollgate speaks";
+      abort_counter_ = TlsStats::Get().handshakes_failed;
+      return false;
+    }
+  }
+  return true;
+}
+
+void SSLNetVConnection::ApplyClientVerification() {
+  SniPolicy::VerifyClient level = config_->settings.verify_client;
+  X509_STORE* store = config_->default_client_ca.get();
+  if (sni_match_.has_value()) {
+    const SniPolicy& policy = *sni_match_->policy;
+    if (policy.verify_client.has_value()) level = *policy.verify_client;
+    size_t index = sni_match_->policy - config_->sni->policies().data();
+    if (index < config_->sni_client_ca.size() && config_->sni_client_ca[index] != nullptr) {
+      store = config_->sni_client_ca[index].get();
+    }
+  }
+  switch (level) {
+    case SniPolicy::VerifyClient::kNone:
+      SSL_set_verify(ssl_.get(), SSL_VERIFY_NONE, nullptr);
+      return;
+    case SniPolicy::VerifyClient::kModerate:
+      SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, &SSLNetVConnection::VerifyClientCallback);
+      break;
+    case SniPolicy::VerifyClient::kStrict:
+      SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                     &SSLNetVConnection::VerifyClientCallback);
+      break;
+  }
+  if (store != nullptr) SSL_set1_verify_cert_store(ssl_.get(), store);
+}
+
+int SSLNetVConnection::VerifyClientCallback(int preverify_ok, X509_STORE_CTX* store_ctx) {
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  SSLNetVConnection* vc = ssl != nullptr ? FromSsl(ssl) : nullptr;
+  return vc == nullptr ? 0 : vc->OnVerifyClient(preverify_ok, store_ctx);
+}
+
+// Called once per certificate of the chain, leaf last (depth 0). The VERIFY_CLIENT hooks run
+// once, at the leaf, with the whole chain in |store_ctx|. They give a verdict only: a hook that
+// does not reenable inline cannot hold verification, and its late reenable is ignored.
+int SSLNetVConnection::OnVerifyClient(int preverify_ok, X509_STORE_CTX* store_ctx) {
+  if (!preverify_ok) {
+    int err = X509_STORE_CTX_get_error(store_ctx);
+    DebugSsl(absl::StrCat("client certificate from ", remote_addr().ToString(),
+                          " rejected: ", X509_verify_cert_error_string(err)));
+    return 0;
+  }
+  if (X509_STORE_CTX_get_error_depth(store_ctx) != 0) return 1;
+  verify_ctx_ = store_ctx;
+  cursor_ = Cursor{TlsHookId::kVerifyClient, 0, false};
+  if (RunHooks(TlsHookId::kVerifyClient) == HookRun::kParked) {
+    // Verdict hooks cannot park: count the pending reenable as abandoned and go on.
+    parked_ = false;
+    g_parked_handshakes.fetch_sub(1, std::memory_order_relaxed);
+    if (config_->hooks != nullptr) {
+      GlobalStats().Decrement(config_->hooks->stats(TlsHookId::kVerifyClient).parked_now);
+    }
+    cursor_.awaiting = false;
+    ++abandoned_reenables_;
+    DebugSsl("VERIFY_CLIENT hook did not reenable inline; verification goes on");
+  }
+  verify_ctx_ = nullptr;
+  return abort_requested_ ? 0 : 1;
+}
+
+std::optional<SniRoute> SSLNetVConnection::TunnelDestination() const {
+  if (tunnel_destination_.has_value()) return tunnel_destination_;
+  if (sni_.empty()) return std::nullopt;
+  return SniRoute{sni_, local_addr().port()};
 }
 
 int SSLNetVConnection::CertCallback(SSL* ssl, void*) {

@@ -38,6 +38,7 @@
 #include "iocore/net/net_processor.h"
 #include "iocore/net/unix_net_vconnection.h"
 #include "iocore/tls/cert_table.h"
+#include "iocore/tls/sni_config.h"
 #include "iocore/tls/ticket_keys.h"
 #include "iocore/tls/tls_hooks.h"
 
@@ -62,6 +63,12 @@ struct TlsServerSettings {
   // 16384); -1 records that fit one TCP segment for about the first megabyte, full records
   // after, and small ones again after a second without writes.
   int max_record_size = 0;
+  // proxy.config.ssl.client.certification_level (0 NONE, 1 MODERATE, 2 STRICT): whether a client
+  // certificate is requested and required, unless sni.yaml says otherwise for the name.
+  SniPolicy::VerifyClient verify_client = SniPolicy::VerifyClient::kNone;
+  // proxy.config.ssl.CA.cert.filename / .path: trust anchors for client certificates.
+  std::string client_ca_file;
+  std::string client_ca_dir;
 };
 
 // Everything a TLS port's connections share. Immutable once built; a reload builds a new one.
@@ -82,6 +89,14 @@ struct TlsPortConfig {
   // Receives NET_EVENT_ACCEPT with a connection to tunnel blind (SSLNetVConnection*), its
   // recorded bytes in TakeRecordedBytes(). Null: tunnel requests close the connection.
   Continuation* tunnel_acceptor = nullptr;
+  // sni.yaml policies (null: none), and what they need built once: client-certificate trust
+  // stores, one per policy (null where the policy names none).
+  std::shared_ptr<const SniConfig> sni;
+  std::vector<bssl::UniquePtr<X509_STORE>> sni_client_ca;
+  bssl::UniquePtr<X509_STORE> default_client_ca;
+  // Receives NET_EVENT_ACCEPT with an established connection whose sni.yaml policy has a
+  // forward_route (its destination in forward_destination()). Null: such connections close.
+  Continuation* forward_acceptor = nullptr;
 };
 
 // ConfigureServerContext applies |settings| to |ctx| and installs the handshake callbacks every
@@ -96,11 +111,14 @@ struct TlsPortSpec {
   Continuation* acceptor = nullptr;
   std::vector<std::pair<std::string, Continuation*>> protocols;
   Continuation* tunnel_acceptor = nullptr;
+  std::shared_ptr<const SniConfig> sni;
+  Continuation* forward_acceptor = nullptr;
 };
 
 // MakeTlsPortConfig builds a port configuration: its base context (versions, groups,
-// callbacks, session cache, ticket keys) and the acceptors. InvalidArgument for bad settings
-// (both versions off, an unknown group, an ALPN name longer than 255 bytes).
+// callbacks, session cache, ticket keys), client-certificate trust stores and the acceptors.
+// InvalidArgument for bad settings (both versions off, an unknown group, an ALPN name longer
+// than 255 bytes, a CA file or directory that cannot be loaded, naming the sni.yaml line).
 absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(TlsPortSpec spec);
 
 // A shorthand without ALPN.
@@ -160,7 +178,19 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // current_hook returns the hook kind running or parked now.
   TlsHookId current_hook() const { return cursor_.id; }
 
+  // verify_ctx returns the certificate chain being verified while a VERIFY_CLIENT hook runs,
+  // else null (TSVConnSslVerifyCTXGet).
+  X509_STORE_CTX* verify_ctx() const { return verify_ctx_; }
+  // sni_policy returns the sni.yaml policy that matched this connection's name, or null.
+  const SniPolicy* sni_policy() const { return sni_match_.has_value() ? sni_match_->policy : nullptr; }
+
   // ---- After the handshake -------------------------------------------------------------------
+
+  // TunnelDestination returns where a blind tunnel should go: the sni.yaml tunnel_route for the
+  // name, else the SNI name and the port the client connected to; nullopt without either.
+  std::optional<SniRoute> TunnelDestination() const;
+  // forward_destination returns the sni.yaml forward_route of the name, if any.
+  const std::optional<SniRoute>& forward_destination() const { return forward_destination_; }
 
   // is_tunnel returns whether the connection was handed over as a blind tunnel.
   bool is_tunnel() const { return phase_ == Phase::kTunnel; }
@@ -239,6 +269,11 @@ class SSLNetVConnection final : public UnixNetVConnection {
   static int CertCallback(SSL* ssl, void* arg);
   enum ssl_select_cert_result_t OnSelectCertificate(const SSL_CLIENT_HELLO* hello);
   int OnCert();
+  static int VerifyClientCallback(int preverify_ok, X509_STORE_CTX* store_ctx);
+  int OnVerifyClient(int preverify_ok, X509_STORE_CTX* store_ctx);
+  // ApplySniPolicy runs sni.yaml's actions for the name; false when the connection must fail.
+  bool ApplySniPolicy();
+  void ApplyClientVerification();
   static int AlpnSelectCallback(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
                                 unsigned in_len, void* arg);
   void ApplyRecordSize();
@@ -290,6 +325,12 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // Reenables still owed by a hook that was parked when the connection began closing; the first
   // that arrive outside a hook call are not taken for the close hooks'.
   int abandoned_reenables_ = 0;
+
+  std::optional<SniMatch> sni_match_;
+  bool sni_actions_done_ = false;
+  std::optional<SniRoute> tunnel_destination_;
+  std::optional<SniRoute> forward_destination_;
+  X509_STORE_CTX* verify_ctx_ = nullptr;
 
   // ALPN protocols this connection must not offer.
   std::vector<std::string> disabled_protocols_;

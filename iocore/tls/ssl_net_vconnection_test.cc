@@ -153,6 +153,28 @@ class EchoAcceptor : public Continuation {
   SessionLog* log_;
 };
 
+// Records where each connection would be forwarded (sni.yaml forward_route), then echoes.
+class ForwardAcceptor : public Continuation {
+ public:
+  explicit ForwardAcceptor(SessionLog* log) : log_(log) {}
+  void HandleEvent(EventCode code, void* data) override {
+    if (code != EventCode::kNetAccept) return;
+    auto* vc = static_cast<SSLNetVConnection*>(static_cast<NetVConnection*>(data));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      destinations.push_back(
+          vc->forward_destination().has_value() ? vc->forward_destination()->ToString() : "none");
+    }
+    (new EchoSession(vc, log_))->Start();
+    log_->accepted.Increment();
+  }
+  std::mutex mu;
+  std::vector<std::string> destinations;
+
+ private:
+  SessionLog* log_;
+};
+
 // A far end for tunnels: accepts one connection, reads until |expect| bytes came, answers
 // "tunnel-ok" and closes. Runs on its own thread with bounded waits.
 class FarEnd {
@@ -267,14 +289,36 @@ class TunnelAcceptor : public Continuation {
   void HandleEvent(EventCode code, void* data) override {
     if (code != EventCode::kNetAccept) return;
     auto* vc = static_cast<SSLNetVConnection*>(static_cast<NetVConnection*>(data));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      std::optional<SniRoute> route = vc->TunnelDestination();
+      destinations.push_back(route.has_value() ? route->ToString() : "none");
+    }
     tunnels.Increment();
     new TunnelRelay(vc, net_, *far_);
   }
   WaitCounter tunnels;
+  std::mutex mu;
+  std::vector<std::string> destinations;
 
  private:
   NetProcessor* net_;
   const IpEndpoint* far_;
+};
+
+class CountingAcceptor : public Continuation {
+ public:
+  explicit CountingAcceptor(SessionLog* log) : log_(log) {}
+  void HandleEvent(EventCode code, void* data) override {
+    if (code != EventCode::kNetAccept) return;
+    accepted.Increment();
+    (new EchoSession(static_cast<NetVConnection*>(data), log_))->Start();
+    log_->accepted.Increment();
+  }
+  WaitCounter accepted;
+
+ private:
+  SessionLog* log_;
 };
 
 // ---- Fixture --------------------------------------------------------------------------------
@@ -335,7 +379,9 @@ class TlsTest : public ::testing::Test {
                                          .hooks = &hooks_,
                                          .acceptor = &acceptor_,
                                          .protocols = protocols_,
-                                         .tunnel_acceptor = tunnel_acceptor_.get()});
+                                         .tunnel_acceptor = tunnel_acceptor_.get(),
+                                         .sni = sni_,
+                                         .forward_acceptor = &forward_acceptor_});
   }
 
   void StartServer(bool with_default = true, NetConfig net_config = {}) {
@@ -401,6 +447,11 @@ class TlsTest : public ::testing::Test {
   ParkedQueue parked_;
   SessionLog sessions_;
   EchoAcceptor acceptor_{&sessions_};
+  ForwardAcceptor forward_acceptor_{&sessions_};
+  // Acceptors for ALPN tests: fixture-owned, since a handshake may complete on the server after
+  // the client (and the test body) is done.
+  CountingAcceptor h2_acceptor_{&sessions_};
+  CountingAcceptor h1_acceptor_{&sessions_};
   FarEnd far_;
   EventProcessor ep_;
   std::unique_ptr<NetProcessor> net_;
@@ -408,6 +459,7 @@ class TlsTest : public ::testing::Test {
   std::unique_ptr<TlsPort> port_;
   std::shared_ptr<const CertTable> table_;
   std::vector<std::pair<std::string, Continuation*>> protocols_;
+  std::shared_ptr<const SniConfig> sni_;
   uint16_t port_number_ = 0;
 };
 
@@ -825,25 +877,9 @@ TEST_F(TlsTest, Tls12ClientWithoutTicketsResumesBySessionId) {
   EXPECT_TRUE(again.reused());
 }
 
-class CountingAcceptor : public Continuation {
- public:
-  explicit CountingAcceptor(SessionLog* log) : log_(log) {}
-  void HandleEvent(EventCode code, void* data) override {
-    if (code != EventCode::kNetAccept) return;
-    accepted.Increment();
-    (new EchoSession(static_cast<NetVConnection*>(data), log_))->Start();
-    log_->accepted.Increment();
-  }
-  WaitCounter accepted;
-
- private:
-  SessionLog* log_;
-};
 
 TEST_F(TlsTest, AlpnHandsTheConnectionToTheAcceptorOfTheAgreedProtocol) {
-  CountingAcceptor h2(&sessions_);
-  CountingAcceptor h1(&sessions_);
-  protocols_ = {{"h2", &h2}, {"http/1.1", &h1}};
+  protocols_ = {{"h2", &h2_acceptor_}, {"http/1.1", &h1_acceptor_}};
   StartServer();
   {
     TlsClient client({.sni = "a.test", .alpn = {"http/1.1", "h2"}});
@@ -866,8 +902,8 @@ TEST_F(TlsTest, AlpnHandsTheConnectionToTheAcceptorOfTheAgreedProtocol) {
     ASSERT_TRUE(client.WriteAll("x").ok());
     ASSERT_TRUE(client.ReadExactly(1).ok());
   }
-  EXPECT_EQ(h2.accepted.value(), 1);
-  EXPECT_EQ(h1.accepted.value(), 1);
+  EXPECT_EQ(h2_acceptor_.accepted.value(), 1);
+  EXPECT_EQ(h1_acceptor_.accepted.value(), 1);
   EXPECT_EQ(sessions_.accepted.value(), 3);  // the third went to the default acceptor
 }
 
@@ -908,6 +944,141 @@ TEST_F(TlsTest, DynamicRecordSizingStartsSmallThenUsesFullRecords) {
   }
   EXPECT_EQ(*std::max_element(lengths.begin(), lengths.end()), 16384u + 17)
       << "full records after the first megabyte";
+}
+
+// ---- sni.yaml --------------------------------------------------------------------------------
+
+std::shared_ptr<const SniConfig> Sni(const std::string& yaml) {
+  absl::StatusOr<std::shared_ptr<const SniConfig>> config =
+      SniConfig::Parse(yaml, "sni.yaml", nullptr);
+  EXPECT_TRUE(config.ok()) << config.status();
+  return *config;
+}
+
+TEST_F(TlsTest, SniTunnelRouteSendsTheReplayedClientHelloToTheRouteWithCaptures) {
+  sni_ = Sni("sni:\n  - fqdn: '*.match.test'\n    tunnel_route: '$1.backend.test:4443'\n");
+  StartServer();
+  std::string hello = test_util::MakeClientHello("foo.match.test");
+  far_.Expect(hello.size());
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  SendOneBytePerSegment(fd, hello);
+  std::string received = far_.Received();
+  EXPECT_TRUE(received == hello) << "replayed " << received.size() << " of " << hello.size();
+  EXPECT_EQ(ReadAll(fd), "tunnel-ok");
+  close(fd);
+  std::lock_guard<std::mutex> lock(tunnel_acceptor_->mu);
+  EXPECT_EQ(tunnel_acceptor_->destinations, std::vector<std::string>{"foo.backend.test:4443"});
+}
+
+TEST_F(TlsTest, SniForwardRouteTerminatesTlsAndNamesTheDestination) {
+  sni_ = Sni("sni:\n  - fqdn: fwd.test\n    forward_route: plain.backend.test:8080\n");
+  StartServer();
+  TlsClient client({.sni = "fwd.test"});
+  ASSERT_TRUE(client.Connect(port_number_).ok());
+  EXPECT_EQ(client.PeerCommonName(), "default.test") << "TLS terminated by Tollgate";
+  ASSERT_TRUE(client.WriteAll("hi").ok());
+  ASSERT_TRUE(client.ReadExactly(2).ok());
+  std::lock_guard<std::mutex> lock(forward_acceptor_.mu);
+  EXPECT_EQ(forward_acceptor_.destinations, std::vector<std::string>{"plain.backend.test:8080"});
+}
+
+TEST_F(TlsTest, SniIpAllowRefusesClientsOutsideTheList) {
+  sni_ =
+      Sni("sni:\n  - fqdn: closed.test\n    ip_allow: 10.0.0.0/8\n"
+          "  - fqdn: open.test\n    ip_allow: 127.0.0.0/8, ::1\n");
+  StartServer();
+  TlsClient closed({.sni = "closed.test"});
+  EXPECT_FALSE(closed.Connect(port_number_).ok());
+  TlsClient open({.sni = "open.test"});
+  EXPECT_TRUE(open.Connect(port_number_).ok());
+}
+
+TEST_F(TlsTest, SniValidTlsVersionsRestrictTheNegotiatedVersion) {
+  sni_ = Sni("sni:\n  - fqdn: new.test\n    valid_tls_versions_in: [TLSv1_3]\n");
+  StartServer();
+  TlsClient old_client({.sni = "new.test", .max_version = TLS1_2_VERSION});
+  EXPECT_FALSE(old_client.Connect(port_number_).ok());
+  TlsClient new_client({.sni = "new.test"});
+  ASSERT_TRUE(new_client.Connect(port_number_).ok());
+  EXPECT_EQ(new_client.version(), TLS1_3_VERSION);
+  TlsClient other({.sni = "a.test", .max_version = TLS1_2_VERSION});
+  EXPECT_TRUE(other.Connect(port_number_).ok()) << "other names keep TLS 1.2";
+}
+
+TEST_F(TlsTest, SniHttp2OffRemovesH2FromAlpnForThatName) {
+  protocols_ = {{"h2", &h2_acceptor_}, {"http/1.1", &h1_acceptor_}};
+  sni_ = Sni("sni:\n  - fqdn: noh2.test\n    http2: off\n");
+  StartServer();
+  TlsClient off({.sni = "noh2.test", .alpn = {"h2", "http/1.1"}});
+  ASSERT_TRUE(off.Connect(port_number_).ok());
+  EXPECT_EQ(off.alpn(), "http/1.1");
+  TlsClient on({.sni = "a.test", .alpn = {"h2", "http/1.1"}});
+  ASSERT_TRUE(on.Connect(port_number_).ok());
+  EXPECT_EQ(on.alpn(), "h2");
+}
+
+TEST_F(TlsTest, SniVerifyClientStrictRequiresACertificateFromTheConfiguredCa) {
+  std::string ca_path = absl::StrCat(getenv("TEST_TMPDIR"), "/client-ca.pem");
+  {
+    FILE* f = fopen(ca_path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string pem = ca_->CertPem();
+    fwrite(pem.data(), 1, pem.size(), f);
+    fclose(f);
+  }
+  sni_ = Sni(absl::StrCat("sni:\n  - fqdn: mtls.test\n    verify_client: STRICT\n",
+                          "    verify_client_ca_certs: ", ca_path, "\n"));
+  AddHook(TlsHookId::kVerifyClient, "v", TestHook::Mode::kImmediate);
+  StartServer();
+  TestCert client_cert = Leaf("client.test", {"client.test"});
+  absl::StatusOr<TestCert> stranger = MakeCert({.common_name = "stranger"});  // self-signed
+
+  TlsClient without({.sni = "mtls.test"});
+  {
+    absl::Status s = without.Connect(port_number_);
+    // TLS 1.3: the client may finish before the server rejects; the failure shows on reading.
+    if (s.ok()) {
+      EXPECT_FALSE(without.ReadExactly(1).ok()) << "no certificate must be refused";
+    }
+  }
+  TlsClient wrong({.sni = "mtls.test", .cert = stranger->cert.get(), .key = stranger->key.get()});
+  {
+    absl::Status s = wrong.Connect(port_number_);
+    if (s.ok()) {
+      EXPECT_FALSE(wrong.ReadExactly(1).ok()) << "an untrusted certificate must be refused";
+    }
+  }
+  TlsClient good(
+      {.sni = "mtls.test", .cert = client_cert.cert.get(), .key = client_cert.key.get()});
+  ASSERT_TRUE(good.Connect(port_number_).ok());
+  ASSERT_TRUE(good.WriteAll("m").ok());
+  ASSERT_TRUE(good.ReadExactly(1).ok());
+  EXPECT_EQ(log_.Count("v:SSL_VERIFY_CLIENT"), 1);
+  TlsClient other({.sni = "a.test"});
+  EXPECT_TRUE(other.Connect(port_number_).ok()) << "other names need no certificate";
+}
+
+TEST_F(TlsTest, VerifyClientHookErrorRejectsAnOtherwiseValidCertificate) {
+  settings_.verify_client = SniPolicy::VerifyClient::kStrict;
+  std::string ca_path = absl::StrCat(getenv("TEST_TMPDIR"), "/client-ca2.pem");
+  {
+    FILE* f = fopen(ca_path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string pem = ca_->CertPem();
+    fwrite(pem.data(), 1, pem.size(), f);
+    fclose(f);
+  }
+  settings_.client_ca_file = ca_path;
+  AddHook(TlsHookId::kVerifyClient, "v", TestHook::Mode::kError);
+  StartServer();
+  TestCert client_cert = Leaf("client.test", {"client.test"});
+  TlsClient client({.sni = "a.test", .cert = client_cert.cert.get(), .key = client_cert.key.get()});
+  absl::Status s = client.Connect(port_number_);
+  if (s.ok()) {
+    EXPECT_FALSE(client.ReadExactly(1).ok());
+  }
+  EXPECT_EQ(log_.Count("v:SSL_VERIFY_CLIENT"), 1);
 }
 
 }  // namespace

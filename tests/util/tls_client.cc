@@ -65,6 +65,10 @@ TlsClient::TlsClient(TlsClientOptions options) : options_(std::move(options)) {
     SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
   }
   if (!options_.tickets) SSL_CTX_set_options(ctx_.get(), SSL_OP_NO_TICKET);
+  if (options_.cert != nullptr && options_.key != nullptr) {
+    SSL_CTX_use_certificate(ctx_.get(), options_.cert);
+    SSL_CTX_use_PrivateKey(ctx_.get(), options_.key);
+  }
   if (!options_.alpn.empty()) {
     std::string wire;
     for (const std::string& p : options_.alpn) {

@@ -29,6 +29,8 @@ struct TlsClientOptions {
   SSL_SESSION* session = nullptr;  // offer this session for resumption
   bool tickets = true;  // false: refuse session tickets (TLS 1.2 session IDs only)
   std::vector<std::string> alpn;  // ALPN protocols to offer, in order
+  X509* cert = nullptr;  // client certificate for mTLS (with key)
+  EVP_PKEY* key = nullptr;
   std::chrono::milliseconds timeout{10000};  // per socket operation
 };
 
