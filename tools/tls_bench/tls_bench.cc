@@ -1,0 +1,693 @@
+// tls_bench: TLS handshake rate, bulk throughput and idle-connection memory of SSLNetVConnection,
+// against the in-process ceiling of the same handshakes over BIO pairs.
+//
+//   bazel run --config=opt //tools/tls_bench:tls_bench
+//
+// The server is a forked child pinned to CPU 0: one ET_NET thread, a TlsPort on 127.0.0.1 whose
+// acceptor echoes every byte (certificates made in memory: ECDSA P-256 "a.test", the default,
+// and RSA-2048 "rsa.test"). The parent, pinned to CPU 1, runs the tlsload engine (tls_load.h)
+// against it: full ECDSA handshakes, full RSA handshakes, resumed handshakes and bulk echo, 3
+// runs each, medians. The ceiling is measured in the parent too, one thread doing client and
+// server of each handshake over a BIO pair; the server's share is timed separately, and that
+// server-only rate is what the 60% target compares with (the load tool has its own core, so the
+// server's core only has to pay for the server's half).
+//
+// Idle memory: a fresh server child, 10,000 established idle TLS connections (handshake and one
+// echo each); the child reports mallinfo2() heap in use and RSS before and after.
+//
+// Everything runs on 127.0.0.1, every wait is bounded, children die with the parent
+// (PR_SET_PDEATHSIG) and are killed and reaped at the end. See README.md.
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_format.h"
+#include "iocore/eventsystem/event_processor.h"
+#include "iocore/eventsystem/io_buffer.h"
+#include "iocore/eventsystem/stats.h"
+#include "iocore/net/net_processor.h"
+#include "iocore/tls/cert_table.h"
+#include "iocore/tls/ssl_net_vconnection.h"
+#include "tools/tls_bench/bench_certs.h"
+#include "tools/tls_bench/tls_load.h"
+
+namespace tollgate::tls_bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr int kRuns = 3;
+constexpr milliseconds kHandshakeWindow{2500};
+constexpr milliseconds kBulkWindow{2500};
+constexpr milliseconds kWarmUp{300};
+constexpr milliseconds kCeilingWindow{1000};
+constexpr int kLoadConns = 32;
+constexpr int kIdleConnections = 10000;
+constexpr int kServerCpu = 0;
+constexpr int kLoadCpu = 1;
+constexpr int kChildReplyMs = 10000;
+constexpr int kRequestBytes = 64;
+
+void Die(const std::string& what) {
+  std::fprintf(stderr, "tls_bench: %s (errno %d: %s)\n", what.c_str(), errno, strerror(errno));
+  std::exit(1);
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+bool PinToCpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+bool ReadWithDeadline(int fd, void* out, size_t len, int timeout_ms) {
+  pollfd p{.fd = fd, .events = POLLIN};
+  if (poll(&p, 1, timeout_ms) != 1) return false;
+  return read(fd, out, len) == static_cast<ssize_t>(len);
+}
+
+struct Certs {
+  BenchCert ecdsa;  // a.test, the default
+  BenchCert rsa;  // rsa.test
+};
+
+// ---- Server child ----------------------------------------------------------------------------
+
+// Echoes every byte; on EOS flushes what is left, then closes and deletes itself.
+class EchoSession : public Continuation {
+ public:
+  explicit EchoSession(VConnection* vc) : Continuation(NewProxyMutex()), vc_(vc) {}
+
+  void Start() {
+    MutexLock lock(mutex().get());
+    reader_ = buf_.AllocReader();
+    read_ = vc_->DoIoRead(this, INT64_MAX, &buf_);
+    write_ = vc_->DoIoWrite(this, INT64_MAX, reader_);
+  }
+
+  void HandleEvent(EventCode code, void*) override {
+    switch (code) {
+      case EventCode::kVcReadReady:
+        write_->Reenable();
+        return;
+      case EventCode::kVcWriteReady:
+        read_->Reenable();
+        return;
+      case EventCode::kVcEos:
+        write_->set_nbytes(write_->ndone() + reader_->ReadAvail());
+        if (write_->ntodo() == 0) {
+          Finish();
+        } else {
+          write_->Reenable();
+        }
+        return;
+      default:  // write complete, errors, timeouts
+        Finish();
+        return;
+    }
+  }
+
+ private:
+  void Finish() {
+    vc_->DoIoClose();
+    delete this;
+  }
+
+  VConnection* vc_;
+  MIOBuffer buf_;
+  IOBufferReader* reader_ = nullptr;
+  VIO* read_ = nullptr;
+  VIO* write_ = nullptr;
+};
+
+class EchoAcceptor : public Continuation {
+ public:
+  void HandleEvent(EventCode code, void* data) override {
+    if (code != EventCode::kNetAccept) return;
+    (new EchoSession(static_cast<NetVConnection*>(data)))->Start();
+    accepted.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::atomic<int64_t> accepted{0};
+};
+
+// What the child reports on request.
+struct ChildReport {
+  int64_t heap_in_use = 0;  // mallinfo2: uordblks + hblkhd
+  int64_t rss = 0;
+  int64_t open_connections = 0;
+  int64_t accepted = 0;
+  int64_t handshakes_ok = 0;
+  int64_t handshakes_failed = 0;
+  int64_t resumed = 0;
+  int64_t io_data_fresh_bytes = 0;
+};
+
+int64_t RssBytes(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/statm");
+  int64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// CpuSeconds returns user + system CPU time of process |pid|, all threads.
+double CpuSeconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(f, line);
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::vector<std::string> fields;
+  std::string field;
+  for (size_t i = paren + 2; i <= line.size(); ++i) {
+    if (i == line.size() || line[i] == ' ') {
+      fields.push_back(field);
+      field.clear();
+    } else {
+      field += line[i];
+    }
+  }
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  if (fields.size() < 13) return 0;
+  return (std::stod(fields[11]) + std::stod(fields[12])) / sysconf(_SC_CLK_TCK);
+}
+
+std::shared_ptr<const CertTable> MakeServerTable(Certs* certs, const TlsServerSettings& settings) {
+  CertTable::Builder builder(CertTableOptions{.configure_ctx = [&settings](SSL_CTX* ctx) {
+    return ConfigureServerContext(ctx, settings);
+  }});
+  auto add = [&](BenchCert& cert, std::vector<DestIp> dest_ips) {
+    CertTable::EntrySpec entry;
+    CertTable::CertSpec spec;
+    spec.leaf = bssl::UpRef(cert.cert);
+    spec.key = bssl::UpRef(cert.key);
+    entry.certs.push_back(std::move(spec));
+    entry.dest_ips = std::move(dest_ips);
+    if (absl::Status s = builder.Add(std::move(entry)); !s.ok()) Die(s.ToString());
+  };
+  add(certs->ecdsa, {DestIp::Any()});
+  add(certs->rsa, {});
+  absl::StatusOr<std::shared_ptr<const CertTable>> table = std::move(builder).Build();
+  if (!table.ok()) Die(table.status().ToString());
+  return *table;
+}
+
+// ServerChild runs the TLS echo server on CPU 0 and answers every byte read from |from_parent|
+// with a ChildReport on |to_parent|. It exits when the parent closes the pipe (or dies).
+[[noreturn]] void ServerChild(Certs* certs, int to_parent, int from_parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) _exit(1);  // the parent is already gone
+  if (!PinToCpu(kServerCpu)) Die("sched_setaffinity (server)");
+  TlsServerSettings settings;
+  EchoAcceptor acceptor;
+  NetProcessor net;
+  EventProcessor ep;
+  absl::Status started =
+      ep.Start({.net_threads = 1, .task_threads = 0, .net_thread_init = [&net](EThread& t) {
+                  net.InitThread(t);
+                }});
+  if (!started.ok()) Die("EventProcessor::Start: " + started.ToString());
+  absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config =
+      MakeTlsPortConfig(MakeServerTable(certs, settings), settings, nullptr, &acceptor, nullptr);
+  if (!config.ok()) Die(config.status().ToString());
+  TlsPort port(*config);
+  absl::StatusOr<IpEndpoint> bound =
+      port.Listen(net, IpEndpoint::Loopback(AF_INET, 0), {.backlog = 4096});
+  if (!bound.ok()) Die("TlsPort::Listen: " + bound.status().ToString());
+  uint16_t port_number = bound->port();
+  (void)!write(to_parent, &port_number, sizeof(port_number));
+  const TlsStats& stats = TlsStats::Get();
+  for (int i = 0; i < 100000; ++i) {  // bounded; each pass waits for one parent request
+    char cmd;
+    if (read(from_parent, &cmd, 1) != 1) break;
+    struct mallinfo2 mi = mallinfo2();
+    IOBufferAllocatorStats io = GetIOBufferAllocatorStats();
+    ChildReport r{
+        .heap_in_use = static_cast<int64_t>(mi.uordblks + mi.hblkhd),
+        .rss = RssBytes(getpid()),
+        .open_connections = net.open_connections(),
+        .accepted = acceptor.accepted.load(),
+        .handshakes_ok = GlobalStats().Get(stats.handshakes_ok),
+        .handshakes_failed = GlobalStats().Get(stats.handshakes_failed),
+        .resumed = GlobalStats().Get(stats.resumed),
+    };
+    for (int k = 0; k < kNumSizeClasses; ++k) {
+      r.io_data_fresh_bytes += io.size_classes[k].fresh * SizeClassBytes(k);
+    }
+    (void)!write(to_parent, &r, sizeof(r));
+  }
+  _exit(0);  // no orderly shutdown: sessions are torn down with the process
+}
+
+class Server {
+ public:
+  explicit Server(Certs* certs) {
+    int up[2], down[2];
+    if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) Die("pipe");
+    std::fflush(stdout);
+    pid_ = fork();
+    if (pid_ < 0) Die("fork");
+    if (pid_ == 0) {
+      close(up[0]);
+      close(down[1]);
+      ServerChild(certs, up[1], down[0]);
+    }
+    close(up[1]);
+    close(down[0]);
+    from_child_ = up[0];
+    to_child_ = down[1];
+    if (!ReadWithDeadline(from_child_, &port_, sizeof(port_), kChildReplyMs)) {
+      Die("server child did not start");
+    }
+  }
+  ~Server() {
+    close(to_child_);
+    close(from_child_);
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+  // Report asks the child for its counters; false if it did not answer in time.
+  bool Report(ChildReport* out) {
+    char cmd = 'r';
+    return write(to_child_, &cmd, 1) == 1 &&
+        ReadWithDeadline(from_child_, out, sizeof(*out), kChildReplyMs);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int from_child_ = -1;
+  int to_child_ = -1;
+  uint16_t port_ = 0;
+};
+
+// ---- Load through SSLNetVConnection -------------------------------------------------------------
+
+enum class Kind {
+  kFullEcdsa,
+  kFullRsa,
+  kResume,
+};
+
+const char* KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kFullEcdsa:
+      return "full ECDSA P-256";
+    case Kind::kFullRsa:
+      return "full RSA-2048";
+    case Kind::kResume:
+      return "resumed (PSK+X25519)";
+  }
+  return "?";
+}
+
+struct LoadRow {
+  std::vector<double> rates;  // handshakes/s or MB/s, per run
+  double median = 0;
+  double server_busy = 0;  // median fraction of the server's CPU in use during the run
+  double resumed_frac = 0;  // of the median run
+  int64_t errors = 0;  // all runs
+  std::string first_error;
+  int64_t server_failed = 0;  // server-side failed handshakes over all runs
+};
+
+LoadOptions OptionsFor(Kind kind, uint16_t port) {
+  LoadOptions o{.port = port,
+                .conns = kLoadConns,
+                .duration = kHandshakeWindow,
+                .warm_up = kWarmUp,
+                .request_bytes = kRequestBytes};
+  switch (kind) {
+    case Kind::kFullEcdsa:
+      o.mode = LoadMode::kFull;
+      break;
+    case Kind::kFullRsa:
+      o.mode = LoadMode::kFull;
+      o.rsa = true;
+      o.sni = "rsa.test";
+      break;
+    case Kind::kResume:
+      o.mode = LoadMode::kResume;
+      break;
+  }
+  return o;
+}
+
+LoadRow RunLoadRuns(Server* server, const LoadOptions& options, bool bulk) {
+  LoadRow row;
+  std::vector<std::pair<double, double>> runs;  // rate, resumed fraction
+  std::vector<double> busy;
+  ChildReport before{};
+  server->Report(&before);
+  for (int r = 0; r < kRuns; ++r) {
+    double cpu0 = CpuSeconds(server->pid());
+    Clock::time_point t0 = Clock::now();
+    absl::StatusOr<LoadResult> result = RunLoad(options);
+    double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+    double cpu1 = CpuSeconds(server->pid());
+    if (!result.ok()) Die("RunLoad: " + result.status().ToString());
+    std::printf("    run %d: %s server_cpu=%.0f%%\n", r + 1, result->Line().c_str(),
+                100.0 * (cpu1 - cpu0) / wall);
+    std::fflush(stdout);
+    double rate = bulk ? result->mb_per_sec() : result->per_sec();
+    double frac =
+        result->completed > 0 ? static_cast<double>(result->resumed) / result->completed : 0;
+    runs.push_back({rate, frac});
+    row.rates.push_back(rate);
+    busy.push_back((cpu1 - cpu0) / wall);
+    row.errors += result->errors;
+    if (row.first_error.empty()) row.first_error = result->first_error;
+  }
+  ChildReport after{};
+  server->Report(&after);
+  row.server_failed = after.handshakes_failed - before.handshakes_failed;
+  row.median = Median(row.rates);
+  row.server_busy = Median(busy);
+  std::sort(runs.begin(), runs.end());
+  row.resumed_frac = runs[runs.size() / 2].second;
+  return row;
+}
+
+// ---- In-process ceiling ----------------------------------------------------------------------
+
+struct Ceiling {
+  int64_t handshakes = 0;
+  double both_per_sec = 0;  // client + server on one thread
+  double server_per_sec = 0;  // server-side calls only
+  int64_t resumed = 0;
+};
+
+bssl::UniquePtr<SSL_SESSION>* g_ceiling_session = nullptr;
+
+int KeepSession(SSL*, SSL_SESSION* session) {
+  g_ceiling_session->reset(session);
+  return 1;
+}
+
+// RunCeiling completes |kind| handshakes plus a |kRequestBytes| echo, client and server over a
+// BIO pair on this thread, for |window|. The server side is configured like the SSLNetVConnection
+// port (TLS 1.2-1.3, groups X25519:P-256, tickets on, the same certificate); the client like
+// the load tool.
+Ceiling RunCeiling(Kind kind, Certs* certs, milliseconds window) {
+  BenchCert& cert = kind == Kind::kFullRsa ? certs->rsa : certs->ecdsa;
+  bssl::UniquePtr<SSL_CTX> sctx(SSL_CTX_new(TLS_method()));
+  TlsServerSettings settings;
+  if (!SSL_CTX_use_certificate(sctx.get(), cert.cert.get()) ||
+      !SSL_CTX_use_PrivateKey(sctx.get(), cert.key.get()) ||
+      !SSL_CTX_set_min_proto_version(sctx.get(), TLS1_2_VERSION) ||
+      !SSL_CTX_set_max_proto_version(sctx.get(), TLS1_3_VERSION) ||
+      !SSL_CTX_set1_curves_list(sctx.get(), settings.groups.c_str())) {
+    Die("ceiling server context");
+  }
+  SSL_CTX_set_mode(sctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  LoadOptions lo = OptionsFor(kind, 1);
+  absl::StatusOr<bssl::UniquePtr<SSL_CTX>> cctx = NewClientContext(lo);
+  if (!cctx.ok()) Die(cctx.status().ToString());
+  bssl::UniquePtr<SSL_SESSION> session;
+  g_ceiling_session = &session;
+  if (kind == Kind::kResume) {
+    SSL_CTX_set_session_cache_mode(cctx->get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(cctx->get(), &KeepSession);
+  }
+
+  Ceiling out;
+  std::vector<char> request(kRequestBytes, 'x');
+  char buf[4096];
+  Clock::duration server_time{};
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end = start + window;
+  for (int64_t n = 0; n < 10'000'000 && Clock::now() < end; ++n) {
+    BIO* cbio = nullptr;
+    BIO* sbio = nullptr;
+    if (!BIO_new_bio_pair(&cbio, 0, &sbio, 0)) Die("BIO_new_bio_pair");
+    bssl::UniquePtr<SSL> client(SSL_new(cctx->get()));
+    SSL_set_bio(client.get(), cbio, cbio);
+    SSL_set_connect_state(client.get());
+    SSL_set_tlsext_host_name(client.get(), lo.sni.c_str());
+    if (kind == Kind::kResume && session != nullptr) SSL_set_session(client.get(), session.get());
+
+    Clock::time_point s0 = Clock::now();
+    bssl::UniquePtr<SSL> server(SSL_new(sctx.get()));
+    SSL_set_bio(server.get(), sbio, sbio);
+    SSL_set_accept_state(server.get());
+    server_time += Clock::now() - s0;
+
+    bool client_done = false;
+    bool server_done = false;
+    for (int step = 0; step < 20 && !(client_done && server_done); ++step) {
+      if (!client_done) client_done = SSL_do_handshake(client.get()) == 1;
+      if (!server_done) {
+        s0 = Clock::now();
+        server_done = SSL_do_handshake(server.get()) == 1;
+        server_time += Clock::now() - s0;
+      }
+    }
+    if (!client_done || !server_done) {
+      ERR_print_errors_fp(stderr);
+      Die("ceiling handshake did not complete");
+    }
+    if (SSL_write(client.get(), request.data(), kRequestBytes) != kRequestBytes) Die("write");
+    s0 = Clock::now();
+    int got = SSL_read(server.get(), buf, sizeof(buf));
+    if (got != kRequestBytes || SSL_write(server.get(), buf, got) != got) Die("server echo");
+    server_time += Clock::now() - s0;
+    int back = 0;
+    for (int i = 0; i < 10 && back < kRequestBytes; ++i) {
+      int r = SSL_read(client.get(), buf, sizeof(buf));
+      if (r > 0) back += r;
+    }
+    if (back != kRequestBytes) Die("client echo");
+    if (SSL_session_reused(client.get())) ++out.resumed;
+    client.reset();
+    s0 = Clock::now();
+    server.reset();
+    server_time += Clock::now() - s0;
+    ++out.handshakes;
+  }
+  double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  double server_secs = std::chrono::duration<double>(server_time).count();
+  out.both_per_sec = out.handshakes / wall;
+  out.server_per_sec = server_secs > 0 ? out.handshakes / server_secs : 0;
+  g_ceiling_session = nullptr;
+  return out;
+}
+
+struct CeilingRow {
+  double both = 0;
+  double server = 0;
+  double resumed_frac = 0;
+};
+
+CeilingRow RunCeilingRuns(Kind kind, Certs* certs) {
+  std::vector<double> both, server;
+  CeilingRow row;
+  for (int r = 0; r < kRuns; ++r) {
+    Ceiling c = RunCeiling(kind, certs, kCeilingWindow);
+    both.push_back(c.both_per_sec);
+    server.push_back(c.server_per_sec);
+    row.resumed_frac = c.handshakes > 0 ? static_cast<double>(c.resumed) / c.handshakes : 0;
+  }
+  row.both = Median(both);
+  row.server = Median(server);
+  std::printf("  %-22s client+server %8.0f hs/s (%6.1f us)   server only %8.0f hs/s (%6.1f us)",
+              KindName(kind), row.both, 1e6 / row.both, row.server, 1e6 / row.server);
+  if (kind == Kind::kResume) std::printf("  resumed %.3f", row.resumed_frac);
+  std::printf("\n");
+  std::fflush(stdout);
+  return row;
+}
+
+// ---- Idle memory -----------------------------------------------------------------------------
+
+struct IdleResult {
+  bool ok = false;
+  int established = 0;
+  ChildReport before;
+  ChildReport after;
+  std::string line;
+};
+
+IdleResult RunIdle(Certs* certs) {
+  IdleResult out;
+  Server server(certs);
+  if (!server.Report(&out.before)) return out;
+  LoadOptions o{.port = server.port(),
+                .mode = LoadMode::kIdle,
+                .conns = kIdleConnections,
+                .request_bytes = kRequestBytes,
+                .idle_concurrency = 64};
+  o.on_idle_established = [&](int established) {
+    out.established = established;
+    // Every client has its echo back, so the server has accepted and served each one; wait
+    // (bounded) until it counts them all, then sample.
+    for (int i = 0; i < 100; ++i) {
+      if (!server.Report(&out.after)) return;
+      if (out.after.accepted - out.before.accepted >= established) break;
+      poll(nullptr, 0, 20);  // bounded back-off between samples, not a synchronisation
+    }
+    out.ok = established > 0;
+  };
+  absl::StatusOr<LoadResult> result = RunLoad(o);
+  if (!result.ok()) Die("RunLoad(idle): " + result.status().ToString());
+  out.line = result->Line();
+  return out;
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+int Main() {
+  signal(SIGPIPE, SIG_IGN);
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) Die("setrlimit");
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  std::printf(
+      "tls_bench: cpus online %ld; server (1 ET_NET thread) on CPU %d, load + ceiling on "
+      "CPU %d; RLIMIT_NOFILE %llu; 127.0.0.1 only\n",
+      cpus, kServerCpu, kLoadCpu, static_cast<unsigned long long>(rl.rlim_cur));
+
+  Certs certs;
+  absl::StatusOr<BenchCert> ecdsa = MakeSelfSigned(BenchKeyType::kEcdsaP256, "a.test");
+  absl::StatusOr<BenchCert> rsa = MakeSelfSigned(BenchKeyType::kRsa2048, "rsa.test");
+  if (!ecdsa.ok() || !rsa.ok()) Die("certificate generation");
+  certs.ecdsa = std::move(*ecdsa);
+  certs.rsa = std::move(*rsa);
+
+  // Fork before this process has any other thread.
+  auto server = std::make_unique<Server>(&certs);
+  if (!PinToCpu(kLoadCpu)) Die("sched_setaffinity (load)");
+
+  std::printf(
+      "\n[1] in-process ceiling: client and server on one thread over a BIO pair, "
+      "%lld ms x %d runs, medians\n",
+      static_cast<long long>(kCeilingWindow.count()), kRuns);
+  CeilingRow ceil_ecdsa = RunCeilingRuns(Kind::kFullEcdsa, &certs);
+  CeilingRow ceil_rsa = RunCeilingRuns(Kind::kFullRsa, &certs);
+  CeilingRow ceil_resume = RunCeilingRuns(Kind::kResume, &certs);
+
+  std::printf(
+      "\n[2] through SSLNetVConnection (echo, %d conns in flight, %lld ms window after "
+      "%lld ms warm-up, %d runs)\n",
+      kLoadConns, static_cast<long long>(kHandshakeWindow.count()),
+      static_cast<long long>(kWarmUp.count()), kRuns);
+  LoadRow rows[3];
+  for (Kind kind : {Kind::kFullEcdsa, Kind::kFullRsa, Kind::kResume}) {
+    std::printf("  %s\n", KindName(kind));
+    rows[static_cast<int>(kind)] =
+        RunLoadRuns(server.get(), OptionsFor(kind, server->port()), false);
+  }
+  std::printf("  bulk echo, one connection (64 KiB writes, <= 1 MiB in flight)\n");
+  LoadOptions bulk{
+      .port = server->port(), .mode = LoadMode::kBulk, .duration = kBulkWindow, .warm_up = kWarmUp};
+  LoadRow bulk_row = RunLoadRuns(server.get(), bulk, true);
+  server.reset();
+
+  std::printf(
+      "\n[3] idle TLS connections: %d (handshake + one %d-byte echo each), fresh server "
+      "child\n",
+      kIdleConnections, kRequestBytes);
+  std::fflush(stdout);
+  IdleResult idle = RunIdle(&certs);
+  std::printf("    %s\n", idle.line.c_str());
+  double heap_per = 0, rss_per = 0;
+  if (idle.ok) {
+    heap_per =
+        static_cast<double>(idle.after.heap_in_use - idle.before.heap_in_use) / idle.established;
+    rss_per = static_cast<double>(idle.after.rss - idle.before.rss) / idle.established;
+    std::printf(
+        "    child heap in use (mallinfo2 uordblks+hblkhd) %.1f -> %.1f MiB; RSS %.1f -> "
+        "%.1f MiB; open connections %lld; IOBufferData fresh %.1f MiB\n",
+        idle.before.heap_in_use / 1048576.0, idle.after.heap_in_use / 1048576.0,
+        idle.before.rss / 1048576.0, idle.after.rss / 1048576.0,
+        static_cast<long long>(idle.after.open_connections),
+        (idle.after.io_data_fresh_bytes - idle.before.io_data_fresh_bytes) / 1048576.0);
+  }
+
+  std::printf("\n==== summary (medians of %d) ====\n", kRuns);
+  std::printf("%-22s %14s %8s %10s %10s %7s %7s %7s\n", "", "via SSLNetVC", "srv cpu", "ceil srv",
+              "ceil c+s", "/srv", "/c+s", "errors");
+  CeilingRow ceilings[3] = {ceil_ecdsa, ceil_rsa, ceil_resume};
+  for (Kind kind : {Kind::kFullEcdsa, Kind::kFullRsa, Kind::kResume}) {
+    const LoadRow& row = rows[static_cast<int>(kind)];
+    const CeilingRow& c = ceilings[static_cast<int>(kind)];
+    std::printf("%-22s %9.0f hs/s %7.0f%% %10.0f %10.0f %6.1f%% %6.1f%% %7lld\n", KindName(kind),
+                row.median, 100 * row.server_busy, c.server, c.both, 100 * row.median / c.server,
+                100 * row.median / c.both, static_cast<long long>(row.errors));
+  }
+  const LoadRow& resume = rows[static_cast<int>(Kind::kResume)];
+  std::printf("resumed fraction       %.3f (load tool, median run); ceiling %.3f\n",
+              resume.resumed_frac, ceil_resume.resumed_frac);
+  std::printf("bulk echo, 1 conn      %.1f MB/s (10^6 B/s read back), server cpu %.0f%%\n",
+              bulk_row.median, 100 * bulk_row.server_busy);
+  for (const LoadRow* r : {&rows[0], &rows[1], &rows[2], &bulk_row}) {
+    if (!r->first_error.empty()) std::printf("first load error: %s\n", r->first_error.c_str());
+  }
+  const LoadRow& ecdsa_row = rows[static_cast<int>(Kind::kFullEcdsa)];
+  double ratio = ecdsa_row.median / ceil_ecdsa.server;
+  std::printf(
+      "\ntarget: full ECDSA via SSLNetVConnection >= 60%% of the SERVER-ONLY in-process "
+      "ceiling: %.1f%%  %s\n",
+      100 * ratio, ratio >= 0.6 ? "[ok]" : "[MISSED]");
+  // The same comparison per unit of server CPU: what the rate would be with the server's core
+  // saturated. It charges the server its kernel time (accept, TCP) too, which the ceiling lacks.
+  double server_us = ecdsa_row.server_busy > 0 ? 1e6 * ecdsa_row.server_busy / ecdsa_row.median : 0;
+  double normalised = server_us > 0 ? (1e6 / server_us) / ceil_ecdsa.server : 0;
+  std::printf(
+      "  per server-CPU second: %.1f us of server CPU per full ECDSA handshake vs %.1f us "
+      "in the ceiling = %.1f%% of ceiling if the server core were saturated  %s\n",
+      server_us, 1e6 / ceil_ecdsa.server, 100 * normalised,
+      normalised >= 0.6 ? "[ok]" : "[MISSED]");
+  if (ecdsa_row.server_busy < 0.9) {
+    std::printf(
+        "  note: the server core was only %.0f%% busy: the load tool (one core, BoringSSL "
+        "client, %.0f us of client work per handshake in the ceiling) limited the rate, "
+        "not the server\n",
+        100 * ecdsa_row.server_busy, 1e6 / ceil_ecdsa.both - 1e6 / ceil_ecdsa.server);
+  }
+  if (idle.ok) {
+    std::printf(
+        "target: heap per idle TLS connection < 6 KB (6144 B): %.0f B/conn  %s   (RSS "
+        "growth %.0f B/conn, for reference; %d established)\n",
+        heap_per, heap_per < 6144 ? "[ok]" : "[MISSED]", rss_per, idle.established);
+  } else {
+    std::printf("target: heap per idle TLS connection: FAILED to measure (%d established)\n",
+                idle.established);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tollgate::tls_bench
+
+int main() { return tollgate::tls_bench::Main(); }
