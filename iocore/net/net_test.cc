@@ -26,8 +26,8 @@ namespace tollgate {
 namespace {
 
 using std::chrono::milliseconds;
-using test_util::kTestDeadline;
 using test_util::EchoSession;
+using test_util::kTestDeadline;
 using test_util::SessionLog;
 using test_util::WaitCounter;
 

@@ -17,6 +17,7 @@ namespace {
 constexpr int kMaxIov = 16;
 
 std::atomic<int64_t> g_parked_handshakes{0};
+std::atomic<bool> g_byte_quota{false};
 
 int SslExIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -71,8 +72,8 @@ std::string SslErrorString() {
 // LoadTrustStore returns a store with the certificates of |file| and/or |dir|, or an error naming
 // |what| and the path.
 absl::StatusOr<bssl::UniquePtr<X509_STORE>> LoadTrustStore(const std::string& file,
-                                                            const std::string& dir,
-                                                            absl::string_view what) {
+                                                           const std::string& dir,
+                                                           absl::string_view what) {
   bssl::UniquePtr<X509_STORE> store(X509_STORE_new());
   if (store == nullptr) return absl::InternalError("X509_STORE_new failed");
   if (!X509_STORE_load_locations(store.get(), file.empty() ? nullptr : file.c_str(),
@@ -119,6 +120,12 @@ absl::Status ConfigureServerContext(SSL_CTX* ctx, const TlsServerSettings& setti
   uint16_t max = settings.tls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
   if (!SSL_CTX_set_min_proto_version(ctx, min) || !SSL_CTX_set_max_proto_version(ctx, max)) {
     return absl::InternalError("TLS: cannot set protocol versions");
+  }
+  if (!settings.cipher_suites.empty() &&
+      !SSL_CTX_set_strict_cipher_list(ctx, settings.cipher_suites.c_str())) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS: bad cipher list '", settings.cipher_suites, "'"));
   }
   if (!SSL_CTX_set1_curves_list(ctx, settings.groups.c_str())) {
     ERR_clear_error();
@@ -177,7 +184,7 @@ absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(TlsPortSp
   if (config->sni != nullptr) {
     for (const SniPolicy& policy : config->sni->policies()) {
       std::string file = !policy.verify_client_ca_file.empty() ? policy.verify_client_ca_file
-                                                                 : policy.verify_client_ca_certs;
+                                                               : policy.verify_client_ca_certs;
       std::string dir = policy.verify_client_ca_dir;
       // A single path may name a directory.
       if (policy.verify_client_ca_file.empty() && !file.empty() && file.back() == '/') {
@@ -840,9 +847,21 @@ const BIO_METHOD* SSLNetVConnection::SocketBioMethod() {
   return method;
 }
 
+void SSLNetVConnection::SetByteQuotaForTesting(bool enabled) { g_byte_quota.store(enabled); }
+
 int SSLNetVConnection::BioRead(BIO* bio, char* out, int len) {
   auto* vc = static_cast<SSLNetVConnection*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
+  vc->quota_blocked_ = false;
+  if (g_byte_quota.load(std::memory_order_relaxed)) {
+    vc->quota_refuse_next_ = !vc->quota_refuse_next_;
+    if (vc->quota_refuse_next_) {
+      vc->quota_blocked_ = true;  // the socket may still be readable: stay triggered
+      BIO_set_retry_read(bio);
+      return -1;
+    }
+    len = std::min(len, 1);
+  }
   ssize_t n;
   do {
     n = recv(vc->fd_, out, len, 0);
@@ -867,6 +886,16 @@ int SSLNetVConnection::BioRead(BIO* bio, char* out, int len) {
 int SSLNetVConnection::BioWrite(BIO* bio, const char* in, int len) {
   auto* vc = static_cast<SSLNetVConnection*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
+  vc->quota_blocked_ = false;
+  if (g_byte_quota.load(std::memory_order_relaxed)) {
+    vc->quota_refuse_next_ = !vc->quota_refuse_next_;
+    if (vc->quota_refuse_next_) {
+      vc->quota_blocked_ = true;
+      BIO_set_retry_write(bio);
+      return -1;
+    }
+    len = std::min(len, 1);
+  }
   ssize_t n;
   do {
     n = send(vc->fd_, in, len, MSG_NOSIGNAL);
@@ -914,7 +943,8 @@ IoResult SSLNetVConnection::TlsRead(MIOBuffer* buf, int64_t max) {
       }
       int err = SSL_get_error(ssl_.get(), r);
       if (err == SSL_ERROR_WANT_READ) {
-        drained = true;
+        drained = !quota_blocked_;
+        if (quota_blocked_) end = IoResult::Status::kAgain;
       } else if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && last_errno_ == 0)) {
         end = IoResult::Status::kEof;
       } else {
@@ -977,8 +1007,8 @@ IoResult SSLNetVConnection::TlsWriteRecords(IOBufferReader* reader, int64_t max)
     }
     int err = SSL_get_error(ssl_.get(), r);
     if (err == SSL_ERROR_WANT_WRITE) {
-      if (total > 0) return {IoResult::Status::kOk, total, true};
-      return {IoResult::Status::kWouldBlock};
+      if (total > 0) return {IoResult::Status::kOk, total, !quota_blocked_};
+      return {quota_blocked_ ? IoResult::Status::kAgain : IoResult::Status::kWouldBlock};
     }
     if (total > 0) return {IoResult::Status::kOk, total, false};
     return {IoResult::Status::kError, 0, false, last_errno_ != 0 ? last_errno_ : EPROTO};

@@ -49,6 +49,9 @@ struct TlsServerSettings {
   bool tls13 = true;  // proxy.config.ssl.TLSv1_3
   // Key-exchange groups, BoringSSL names, in preference order.
   std::string groups = "X25519:P-256";
+  // TLS 1.2 cipher suites, BoringSSL cipher-list syntax; empty keeps BoringSSL's default. (TLS 1.3
+  // suites are fixed by BoringSSL.)
+  std::string cipher_suites;
   // proxy.config.ssl.handshake_timeout_in: the whole handshake, time parked in hooks included.
   Nanoseconds handshake_timeout = std::chrono::seconds(30);
   // Handshakes parked in hooks at once, process-wide; a handshake that would park beyond it is
@@ -182,7 +185,9 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // else null (TSVConnSslVerifyCTXGet).
   X509_STORE_CTX* verify_ctx() const { return verify_ctx_; }
   // sni_policy returns the sni.yaml policy that matched this connection's name, or null.
-  const SniPolicy* sni_policy() const { return sni_match_.has_value() ? sni_match_->policy : nullptr; }
+  const SniPolicy* sni_policy() const {
+    return sni_match_.has_value() ? sni_match_->policy : nullptr;
+  }
 
   // ---- After the handshake -------------------------------------------------------------------
 
@@ -197,6 +202,11 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // TakeRecordedBytes returns (and forgets) the raw bytes read from the client before the tunnel
   // decision: the ClientHello, byte-exact, to replay to the tunnel's destination.
   std::string TakeRecordedBytes() { return std::move(recorded_); }
+  // SetByteQuotaForTesting makes every connection's socket I/O move at most one byte per call
+  // and report "would block" on every other call, so that tests drive the handshake and the data
+  // path through every possible byte boundary. Process-wide; tests only.
+  static void SetByteQuotaForTesting(bool enabled);
+
   // session_reused returns whether the handshake resumed a session.
   bool session_reused() const;
   // alpn returns the protocol agreed by ALPN ("" if none).
@@ -301,6 +311,9 @@ class SSLNetVConnection final : public UnixNetVConnection {
   bool recording_ = true;
   std::string recorded_;
   int last_errno_ = 0;
+  // Byte-quota testing: alternate calls are refused; a refusal is not real socket readiness.
+  bool quota_refuse_next_ = false;
+  bool quota_blocked_ = false;
 
   struct Cursor {
     TlsHookId id = TlsHookId::kVconnStart;

@@ -877,7 +877,6 @@ TEST_F(TlsTest, Tls12ClientWithoutTicketsResumesBySessionId) {
   EXPECT_TRUE(again.reused());
 }
 
-
 TEST_F(TlsTest, AlpnHandsTheConnectionToTheAcceptorOfTheAgreedProtocol) {
   protocols_ = {{"h2", &h2_acceptor_}, {"http/1.1", &h1_acceptor_}};
   StartServer();
@@ -1079,6 +1078,38 @@ TEST_F(TlsTest, VerifyClientHookErrorRejectsAnOtherwiseValidCertificate) {
     EXPECT_FALSE(client.ReadExactly(1).ok());
   }
   EXPECT_EQ(log_.Count("v:SSL_VERIFY_CLIENT"), 1);
+}
+
+// ---- Every byte boundary ----------------------------------------------------------------------
+
+TEST_F(TlsTest, HandshakeHooksAndDataSurviveWouldBlockAtEveryByteBoundary) {
+  // Every socket read and write of the server moves one byte at most and every other call says
+  // "would block": the driver and the data path resume at each boundary.
+  SSLNetVConnection::SetByteQuotaForTesting(true);
+  AddHook(TlsHookId::kClientHello, "ch", TestHook::Mode::kParked);
+  AddHook(TlsHookId::kCert, "c", TestHook::Mode::kImmediate);
+  StartServer();
+  absl::Status result;
+  std::string echoed;
+  std::thread client_thread([&] {
+    TlsClient client = Client("a.test");
+    result = client.Connect(port_number_);
+    if (!result.ok()) return;
+    std::string data(20000, 'q');
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+    if (!client.WriteAll(data).ok()) return;
+    absl::StatusOr<std::string> back = client.ReadExactly(data.size());
+    if (back.ok() && *back == data) echoed = "same";
+  });
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  client_thread.join();
+  SSLNetVConnection::SetByteQuotaForTesting(false);
+  EXPECT_TRUE(result.ok()) << result;
+  EXPECT_EQ(echoed, "same");
+  EXPECT_EQ(log_.Count("ch:SSL_CLIENT_HELLO"), 1);
+  EXPECT_EQ(log_.Count("c:SSL_CERT"), 1);
 }
 
 }  // namespace
