@@ -211,7 +211,8 @@ class NetProcessor::ConnectOp final : public Continuation {
       Finish(err);
       return;
     }
-    vc_ = UnixNetVConnection::Adopt(fd, nh, LocalEndpoint(fd), to_);
+    vc_ = options_.make_vc ? options_.make_vc(fd, nh, LocalEndpoint(fd), to_)
+                           : UnixNetVConnection::Adopt(fd, nh, LocalEndpoint(fd), to_);
     if (vc_ == nullptr) {
       Finish(ENOMEM);
       return;

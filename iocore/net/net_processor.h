@@ -51,6 +51,11 @@ struct AcceptOptions {
 
 struct ConnectOptions {
   Nanoseconds timeout = std::chrono::seconds(30);
+  // Wraps the connecting socket, as AcceptOptions::make_vc does for accepted ones (the TLS layer
+  // makes client-side SSLNetVConnections). Empty: a plain UnixNetVConnection.
+  std::function<UnixNetVConnection*(int fd, NetHandler* nh, const IpEndpoint& local,
+                                    const IpEndpoint& remote)>
+      make_vc;
 };
 
 class NetProcessor {

@@ -232,7 +232,12 @@ SSLNetVConnection::SSLNetVConnection(int fd, NetHandler* nh, const IpEndpoint& l
                                      const IpEndpoint& remote,
                                      std::shared_ptr<const TlsPortConfig> config)
     : UnixNetVConnection(fd, nh, local, remote), config_(std::move(config)) {
-  hooks_ = config_->hooks != nullptr ? config_->hooks->Snapshot() : nullptr;
+  if (config_ == nullptr) return;  // client side: AdoptClient sets it up
+  hook_registry_ = config_->hooks;
+  hooks_ = hook_registry_ != nullptr ? hook_registry_->Snapshot() : nullptr;
+  max_parked_ = config_->settings.max_parked_handshakes;
+  handshake_timeout_ = config_->settings.handshake_timeout;
+  max_record_size_ = config_->settings.max_record_size;
   ssl_.reset(SSL_new(config_->base_ctx.get()));
   if (ssl_ == nullptr) return;
   SSL_set_ex_data(ssl_.get(), SslExIndex(), this);
@@ -268,7 +273,7 @@ void SSLNetVConnection::StartHandshake() {
   if (phase_ != Phase::kNew) return;
   phase_ = Phase::kStartHooks;
   GlobalStats().Increment(TlsStats::Get().handshakes_started);
-  SetActiveTimeout(config_->settings.handshake_timeout);
+  SetActiveTimeout(handshake_timeout_);
   Apply(Drive());
 }
 
@@ -328,7 +333,7 @@ SSLNetVConnection::Wait SSLNetVConnection::Drive() {
   if (phase_ == Phase::kStartHooks) {
     start_hooks_ran_ = true;
     if (abort_counter_ == StatId()) abort_counter_ = TlsStats::Get().hook_aborts;
-    if (RunHooks(TlsHookId::kVconnStart) == HookRun::kParked) return Wait::kParked;
+    if (RunHooks(start_hook_id_) == HookRun::kParked) return Wait::kParked;
     if (abort_requested_) {
       Fail(abort_reason_, abort_counter_);
       return Wait::kFailed;
@@ -406,6 +411,10 @@ void SSLNetVConnection::Apply(Wait wait) {
       const TlsStats& stats = TlsStats::Get();
       GlobalStats().Increment(stats.handshakes_ok);
       if (SSL_session_reused(ssl_.get())) GlobalStats().Increment(stats.resumed);
+      if (is_client_) {
+        NotifyConnector(EventCode::kNetOpen, static_cast<NetVConnection*>(this));
+        return;
+      }
       // Straight to the acceptor of the agreed protocol (or of sni.yaml's forward_route): no
       // probe, no copy.
       Continuation* acceptor = config_->acceptor;
@@ -463,6 +472,11 @@ void SSLNetVConnection::Fail(const char* reason, StatId counter) {
     GlobalStats().Increment(TlsStats::Get().handshakes_failed);
   }
   DebugSsl(absl::StrCat("handshake with ", remote_addr().ToString(), " failed: ", reason));
+  if (is_client_) {
+    int err = counter == TlsStats::Get().handshakes_timed_out ? ETIMEDOUT : EPROTO;
+    NotifyConnector(EventCode::kNetOpenFailed,
+                    reinterpret_cast<void*>(static_cast<intptr_t>(-err)));
+  }
   // A fatal alert, if BoringSSL has one queued, goes out before the FIN.
   DoIoClose();
 }
@@ -497,7 +511,7 @@ SSLNetVConnection::HookRun SSLNetVConnection::RunHooks(TlsHookId id) {
   while (cursor_.next < list.size()) {
     if (cursor_.awaiting) return HookRun::kParked;
     cursor_.awaiting = true;
-    const TlsHookStats& stats = config_->hooks->stats(id);
+    const TlsHookStats& stats = hook_registry_->stats(id);
     GlobalStats().Increment(stats.calls);
     in_hook_call_ = true;
     list[cursor_.next]->Invoke(id, this);
@@ -508,9 +522,8 @@ SSLNetVConnection::HookRun SSLNetVConnection::RunHooks(TlsHookId id) {
       SSL_set_cert_cb(ssl_.get(), &SSLNetVConnection::CertCallback, nullptr);
     }
     if (cursor_.awaiting) {
-      if (g_parked_handshakes.load(std::memory_order_relaxed) >=
-              config_->settings.max_parked_handshakes &&
-          id != TlsHookId::kVconnClose) {
+      if (g_parked_handshakes.load(std::memory_order_relaxed) >= max_parked_ &&
+          id != close_hook_id_) {
         // Refuse rather than hold one more connection's memory for an unbounded time.
         abort_requested_ = true;
         abort_reason_ = "too many handshakes parked in hooks";
@@ -573,7 +586,7 @@ void SSLNetVConnection::OnHookReenabled(HookVerdict verdict) {
   }
   cursor_.awaiting = false;
   ++cursor_.next;
-  if (verdict == HookVerdict::kError && cursor_.id != TlsHookId::kVconnClose) {
+  if (verdict == HookVerdict::kError && cursor_.id != close_hook_id_) {
     abort_requested_ = true;
     abort_reason_ = "aborted by a hook (TS_EVENT_ERROR)";
     abort_counter_ = TlsStats::Get().hook_aborts;
@@ -582,9 +595,9 @@ void SSLNetVConnection::OnHookReenabled(HookVerdict verdict) {
   if (parked_) {
     parked_ = false;
     g_parked_handshakes.fetch_sub(1, std::memory_order_relaxed);
-    if (config_->hooks != nullptr) {
-      GlobalStats().Decrement(config_->hooks->stats(cursor_.id).parked_now);
-      config_->hooks->RecordParkTime(cursor_.id, MonotonicNowNs() - park_start_ns_);
+    if (hook_registry_ != nullptr) {
+      GlobalStats().Decrement(hook_registry_->stats(cursor_.id).parked_now);
+      hook_registry_->RecordParkTime(cursor_.id, MonotonicNowNs() - park_start_ns_);
     }
   }
   switch (phase_) {
@@ -626,21 +639,21 @@ void SSLNetVConnection::CloseOnThread() {
   if (parked_) {
     parked_ = false;
     g_parked_handshakes.fetch_sub(1, std::memory_order_relaxed);
-    if (config_->hooks != nullptr) {
-      GlobalStats().Decrement(config_->hooks->stats(cursor_.id).parked_now);
+    if (hook_registry_ != nullptr) {
+      GlobalStats().Decrement(hook_registry_->stats(cursor_.id).parked_now);
     }
   }
   if (cursor_.awaiting) abandoned_reenables_ = 1;
   phase_ = Phase::kClosing;
   read_.enabled = false;
   write_.enabled = false;
-  SetActiveTimeout(config_->settings.handshake_timeout);
-  cursor_ = Cursor{TlsHookId::kVconnClose, 0, false};
+  SetActiveTimeout(handshake_timeout_);
+  cursor_ = Cursor{close_hook_id_, 0, false};
   ContinueClose();
 }
 
 void SSLNetVConnection::ContinueClose() {
-  if (RunHooks(TlsHookId::kVconnClose) == HookRun::kParked) return;
+  if (RunHooks(close_hook_id_) == HookRun::kParked) return;
   close_hooks_done_ = true;
   UnixNetVConnection::CloseOnThread();
 }
@@ -791,18 +804,25 @@ int SSLNetVConnection::OnVerifyClient(int preverify_ok, X509_STORE_CTX* store_ct
     return 0;
   }
   if (X509_STORE_CTX_get_error_depth(store_ctx) != 0) return 1;
+  return RunVerdictHooks(TlsHookId::kVerifyClient, store_ctx);
+}
+
+// Verdict hooks (VERIFY_CLIENT, VERIFY_SERVER) run inside X.509 verification and cannot park: a
+// hook that does not reenable inline counts as "continue", and its late reenable is ignored.
+// Returns 1 to accept, 0 when a hook gave TS_EVENT_ERROR.
+int SSLNetVConnection::RunVerdictHooks(TlsHookId id, X509_STORE_CTX* store_ctx) {
   verify_ctx_ = store_ctx;
-  cursor_ = Cursor{TlsHookId::kVerifyClient, 0, false};
-  if (RunHooks(TlsHookId::kVerifyClient) == HookRun::kParked) {
-    // Verdict hooks cannot park: count the pending reenable as abandoned and go on.
+  cursor_ = Cursor{id, 0, false};
+  if (RunHooks(id) == HookRun::kParked) {
     parked_ = false;
     g_parked_handshakes.fetch_sub(1, std::memory_order_relaxed);
-    if (config_->hooks != nullptr) {
-      GlobalStats().Decrement(config_->hooks->stats(TlsHookId::kVerifyClient).parked_now);
+    if (hook_registry_ != nullptr) {
+      GlobalStats().Decrement(hook_registry_->stats(cursor_.id).parked_now);
     }
     cursor_.awaiting = false;
     ++abandoned_reenables_;
-    DebugSsl("VERIFY_CLIENT hook did not reenable inline; verification goes on");
+    DebugSsl(
+        absl::StrCat(TlsHookIdName(id), " hook did not reenable inline; verification goes on"));
   }
   verify_ctx_ = nullptr;
   return abort_requested_ ? 0 : 1;
@@ -981,7 +1001,7 @@ void SSLNetVConnection::ApplyRecordSize() {
 }
 
 IoResult SSLNetVConnection::TlsWrite(IOBufferReader* reader, int64_t max) {
-  if (config_->settings.max_record_size < 0) {
+  if (max_record_size_ < 0) {
     ApplyRecordSize();
     // Switch to full records at the megabyte mark rather than after this whole pass.
     if (bytes_since_idle_ < (1 << 20)) max = std::min<int64_t>(max, (1 << 20) - bytes_since_idle_);
@@ -1014,6 +1034,208 @@ IoResult SSLNetVConnection::TlsWriteRecords(IOBufferReader* reader, int64_t max)
     return {IoResult::Status::kError, 0, false, last_errno_ != 0 ? last_errno_ : EPROTO};
   }
   return {IoResult::Status::kOk, total, false};
+}
+
+// ---- Client side --------------------------------------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<TlsClientContext>> TlsClientContext::Make(
+    const TlsClientSettings& settings, const TlsHookRegistry* hooks) {
+  std::shared_ptr<TlsClientContext> client(new TlsClientContext);
+  client->settings_ = settings;
+  client->hooks_ = hooks;
+  client->ctx_.reset(SSL_CTX_new(TLS_method()));
+  SSL_CTX* ctx = client->ctx_.get();
+  if (ctx == nullptr) return absl::InternalError("TLS client: SSL_CTX_new failed");
+  if (!settings.tls12 && !settings.tls13) {
+    return absl::InvalidArgumentError("TLS client: both TLSv1_2 and TLSv1_3 are disabled");
+  }
+  SSL_CTX_set_min_proto_version(ctx, settings.tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, settings.tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  if (!SSL_CTX_set1_curves_list(ctx, settings.groups.c_str())) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS client: unknown key-exchange group in '", settings.groups, "'"));
+  }
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (!settings.ca_file.empty() || !settings.ca_dir.empty()) {
+    absl::StatusOr<bssl::UniquePtr<X509_STORE>> store =
+        LoadTrustStore(settings.ca_file, settings.ca_dir, "proxy.config.ssl.client.CA.cert");
+    if (!store.ok()) return store.status();
+    SSL_CTX_set_cert_store(ctx, store->release());
+  }
+  if (settings.verify_policy != TlsClientSettings::VerifyPolicy::kDisabled) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &SSLNetVConnection::VerifyServerCallback);
+  }
+  // Sessions are kept per origin in our cache (BoringSSL's internal client cache is keyed by
+  // nothing useful to us); TLS 1.3 tickets arrive through the new-session callback.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(ctx, &SSLNetVConnection::NewClientSessionCallback);
+  return client;
+}
+
+bssl::UniquePtr<SSL_SESSION> TlsClientContext::FindSession(const std::string& key) const {
+  MutexGuard lock(&mu_);
+  for (const auto& [k, session] : sessions_) {
+    if (k == key) {
+      SSL_SESSION_up_ref(session.get());
+      return bssl::UniquePtr<SSL_SESSION>(session.get());
+    }
+  }
+  return nullptr;
+}
+
+void TlsClientContext::StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session) {
+  MutexGuard lock(&mu_);
+  for (auto& [k, s] : sessions_) {
+    if (k == key) {
+      s = std::move(session);
+      return;
+    }
+  }
+  if (settings_.session_cache_size == 0) return;
+  if (sessions_.size() >= settings_.session_cache_size) sessions_.erase(sessions_.begin());
+  sessions_.emplace_back(key, std::move(session));
+}
+
+SSLNetVConnection* SSLNetVConnection::AdoptClient(int fd, NetHandler* nh, const IpEndpoint& local,
+                                                  const IpEndpoint& remote,
+                                                  std::shared_ptr<TlsClientContext> client,
+                                                  const std::string& sni) {
+  auto* vc = new SSLNetVConnection(fd, nh, local, remote, nullptr);
+  vc->is_client_ = true;
+  vc->client_ = std::move(client);
+  vc->hook_registry_ = vc->client_->hooks();
+  vc->hooks_ = vc->hook_registry_ != nullptr ? vc->hook_registry_->Snapshot() : nullptr;
+  vc->max_parked_ = INT64_MAX;
+  vc->handshake_timeout_ = vc->client_->settings().handshake_timeout;
+  vc->start_hook_id_ = TlsHookId::kOutboundStart;
+  vc->close_hook_id_ = TlsHookId::kOutboundClose;
+  vc->sni_ = sni;
+  vc->session_key_ = absl::StrCat(remote.ToString(), "/", sni);
+  vc->ssl_.reset(SSL_new(vc->client_->ctx()));
+  if (vc->ssl_ == nullptr || !nh->Attach(vc)) {
+    delete vc;
+    return nullptr;
+  }
+  SSL* ssl = vc->ssl_.get();
+  SSL_set_ex_data(ssl, SslExIndex(), vc);
+  BIO* bio = BIO_new(SocketBioMethod());
+  BIO_set_data(bio, vc);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl, bio, bio);
+  SSL_set_connect_state(ssl);
+  vc->recording_ = false;
+  // Until the TCP connect completes, write readiness belongs to the base connection, which
+  // reports the connect's outcome; StartClientHandshake switches to the handshake.
+  vc->on_write_ = &SSLNetVConnection::DataWrite;
+  if (!sni.empty()) {
+    SSL_set_tlsext_host_name(ssl, sni.c_str());
+    X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), sni.data(), sni.size());
+  }
+  if (bssl::UniquePtr<SSL_SESSION> session = vc->client_->FindSession(vc->session_key_)) {
+    SSL_set_session(ssl, session.get());
+  }
+  vc->handle_ = VcHandleTable::Get().Allocate(vc, nh->thread());
+  return vc;
+}
+
+void SSLNetVConnection::StartClientHandshake(Continuation* connector) {
+  connector_ = connector;
+  on_write_ = &SSLNetVConnection::HandshakeStep;
+  StartHandshake();
+}
+
+void SSLNetVConnection::NotifyConnector(EventCode code, void* cookie) {
+  Continuation* connector = std::exchange(connector_, nullptr);
+  if (connector != nullptr) thread()->ScheduleImm(connector, code, cookie);
+}
+
+int SSLNetVConnection::VerifyServerCallback(int preverify_ok, X509_STORE_CTX* store_ctx) {
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  SSLNetVConnection* vc = ssl != nullptr ? FromSsl(ssl) : nullptr;
+  return vc == nullptr ? 0 : vc->OnVerifyServer(preverify_ok, store_ctx);
+}
+
+int SSLNetVConnection::OnVerifyServer(int preverify_ok, X509_STORE_CTX* store_ctx) {
+  bool enforced = client_->settings().verify_policy == TlsClientSettings::VerifyPolicy::kEnforced;
+  if (!preverify_ok) {
+    std::string reason = X509_verify_cert_error_string(X509_STORE_CTX_get_error(store_ctx));
+    Diag(enforced ? DiagLevel::kWarning : DiagLevel::kNote, "ssl",
+         absl::StrCat("origin certificate check failed for ", remote_addr().ToString(),
+                      " SNI=", sni_.empty() ? "-" : sni_, ": ", reason,
+                      enforced ? ". Action=Terminate" : ". Action=Continue"));
+    if (enforced) return 0;
+    X509_STORE_CTX_set_error(store_ctx, X509_V_OK);
+  }
+  if (X509_STORE_CTX_get_error_depth(store_ctx) != 0) return 1;
+  if (RunVerdictHooks(TlsHookId::kVerifyServer, store_ctx) == 1) return 1;
+  Diag(enforced ? DiagLevel::kWarning : DiagLevel::kNote, "ssl",
+       absl::StrCat("SSL_VERIFY_SERVER hook failed the origin certificate check for ",
+                    remote_addr().ToString(), " SNI=", sni_.empty() ? "-" : sni_,
+                    enforced ? ". Action=Terminate" : ". Action=Continue"));
+  if (enforced) return 0;
+  abort_requested_ = false;  // permissive: the verdict is logged, not enforced
+  return 1;
+}
+
+int SSLNetVConnection::NewClientSessionCallback(SSL* ssl, SSL_SESSION* session) {
+  SSLNetVConnection* vc = FromSsl(ssl);
+  if (vc == nullptr || vc->client_ == nullptr) return 0;
+  vc->client_->StoreSession(vc->session_key_, bssl::UniquePtr<SSL_SESSION>(session));
+  return 1;  // we keep the reference
+}
+
+namespace {
+
+// Connects, then runs the client handshake, then tells the caller; deletes itself when done.
+class TlsConnector : public Continuation {
+ public:
+  TlsConnector(Continuation* cont, std::shared_ptr<TlsClientContext> client, std::string sni)
+      : Continuation(cont->mutex()),
+        cont_(cont),
+        client_(std::move(client)),
+        sni_(std::move(sni)) {}
+
+  void HandleEvent(EventCode code, void* data) override {
+    if (!connected_) {
+      // From NetProcessor::Connect: data is the connection or -errno.
+      if (code == EventCode::kNetOpen) {
+        connected_ = true;
+        static_cast<SSLNetVConnection*>(static_cast<NetVConnection*>(data))
+            ->StartClientHandshake(this);
+        return;
+      }
+      Finish(EventCode::kNetOpenFailed, data);
+      return;
+    }
+    // From the connection, scheduled: the outcome travels in the cookie.
+    Finish(code, static_cast<Event*>(data)->cookie());
+  }
+
+ private:
+  void Finish(EventCode code, void* data) {
+    cont_->HandleEvent(
+        code == EventCode::kNetOpen ? EventCode::kNetOpen : EventCode::kNetOpenFailed, data);
+    delete this;
+  }
+
+  Continuation* const cont_;
+  std::shared_ptr<TlsClientContext> client_;
+  std::string sni_;
+  bool connected_ = false;
+};
+
+}  // namespace
+
+void TlsConnect(NetProcessor& net, Continuation* cont, const IpEndpoint& to, const std::string& sni,
+                std::shared_ptr<TlsClientContext> client, ConnectOptions options) {
+  auto* connector = new TlsConnector(cont, client, sni);
+  options.make_vc = [client, sni](int fd, NetHandler* nh, const IpEndpoint& local,
+                                  const IpEndpoint& remote) -> UnixNetVConnection* {
+    return SSLNetVConnection::AdoptClient(fd, nh, local, remote, client, sni);
+  };
+  net.Connect(connector, to, options);
 }
 
 // ---- TlsPort --------------------------------------------------------------------------------

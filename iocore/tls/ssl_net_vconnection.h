@@ -44,6 +44,8 @@
 
 namespace tollgate {
 
+class TlsClientContext;
+
 struct TlsServerSettings {
   bool tls12 = true;  // proxy.config.ssl.TLSv1_2
   bool tls13 = true;  // proxy.config.ssl.TLSv1_3
@@ -129,6 +131,64 @@ absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(
     std::shared_ptr<const CertTable> certs, const TlsServerSettings& settings,
     const TlsHookRegistry* hooks, Continuation* acceptor, Continuation* tunnel_acceptor);
 
+// ---- Client side (connections to origins) ------------------------------------------------------
+
+// TlsClientSettings: how Tollgate speaks TLS to origins.
+struct TlsClientSettings {
+  // proxy.config.ssl.client.verify.server.policy.
+  enum class VerifyPolicy : uint8_t {
+    kEnforced,  // a certificate that fails verification (chain or name) fails the connection
+    kPermissive,  // failures are logged (tag "ssl") and the connection goes on
+    kDisabled,  // no verification
+  };
+  VerifyPolicy verify_policy = VerifyPolicy::kEnforced;
+  // proxy.config.ssl.client.CA.cert.filename / .path: trust anchors for origin certificates.
+  std::string ca_file;
+  std::string ca_dir;
+  bool tls12 = true;
+  bool tls13 = true;
+  std::string groups = "X25519:P-256";
+  Nanoseconds handshake_timeout = std::chrono::seconds(30);
+  // Sessions kept for reuse, one per origin address and name.
+  size_t session_cache_size = 1024;
+};
+
+// TlsClientContext: the client SSL_CTX, the hooks (OUTBOUND_START, VERIFY_SERVER,
+// OUTBOUND_CLOSE) and a bounded session cache, shared by every origin connection made with it.
+class TlsClientContext {
+ public:
+  // Make returns a context, or InvalidArgument for settings that cannot be applied (a CA file that
+  // cannot be loaded, no TLS version, an unknown group).
+  static absl::StatusOr<std::shared_ptr<TlsClientContext>> Make(const TlsClientSettings& settings,
+                                                                const TlsHookRegistry* hooks);
+
+  SSL_CTX* ctx() const { return ctx_.get(); }
+  const TlsClientSettings& settings() const { return settings_; }
+  const TlsHookRegistry* hooks() const { return hooks_; }
+
+  // FindSession returns a new reference to the session kept under |key|, or null. Any thread.
+  bssl::UniquePtr<SSL_SESSION> FindSession(const std::string& key) const;
+  // StoreSession keeps |session| under |key|, dropping the oldest key beyond the cache size.
+  void StoreSession(const std::string& key, bssl::UniquePtr<SSL_SESSION> session);
+
+ private:
+  TlsClientContext() = default;
+
+  TlsClientSettings settings_;
+  const TlsHookRegistry* hooks_ = nullptr;
+  bssl::UniquePtr<SSL_CTX> ctx_;
+  mutable Mutex mu_;
+  std::vector<std::pair<std::string, bssl::UniquePtr<SSL_SESSION>>> sessions_ ABSL_GUARDED_BY(mu_);
+};
+
+// TlsConnect opens a TLS connection to |to| with SNI |sni| (also the name verified; empty: no
+// SNI and no name check) on a net thread. |cont| then receives, under its mutex, NET_EVENT_OPEN
+// with the established NetVConnection*, or NET_EVENT_OPEN_FAILED with -errno cast to void*
+// (-ECONNREFUSED, -ETIMEDOUT for the connect or the handshake, -EPROTO for a TLS failure,
+// verification included). Any thread.
+void TlsConnect(NetProcessor& net, Continuation* cont, const IpEndpoint& to, const std::string& sni,
+                std::shared_ptr<TlsClientContext> client, ConnectOptions options = {});
+
 // Process-wide TLS counters.
 struct TlsStats {
   StatId handshakes_started;
@@ -159,6 +219,16 @@ class SSLNetVConnection final : public UnixNetVConnection {
 
   // StartHandshake begins with the VCONN_START hooks. Own thread, once.
   void StartHandshake();
+
+  // AdoptClient wraps a connecting socket for a TLS connection to an origin named |sni|.
+  static SSLNetVConnection* AdoptClient(int fd, NetHandler* nh, const IpEndpoint& local,
+                                        const IpEndpoint& remote,
+                                        std::shared_ptr<TlsClientContext> client,
+                                        const std::string& sni);
+  // StartClientHandshake begins with the OUTBOUND_START hooks; |connector| gets the outcome as a
+  // scheduled NET_EVENT_OPEN (cookie: this connection) or NET_EVENT_OPEN_FAILED (cookie: -errno).
+  // Own thread, once, after the TCP connection is open.
+  void StartClientHandshake(Continuation* connector);
 
   // Reenable resumes the hook that |handle|'s connection waits on. Any thread. A handle whose
   // connection is gone, or that has no hook waiting, is a no-op (a debug line under tag "ssl").
@@ -280,6 +350,12 @@ class SSLNetVConnection final : public UnixNetVConnection {
   enum ssl_select_cert_result_t OnSelectCertificate(const SSL_CLIENT_HELLO* hello);
   int OnCert();
   static int VerifyClientCallback(int preverify_ok, X509_STORE_CTX* store_ctx);
+  static int VerifyServerCallback(int preverify_ok, X509_STORE_CTX* store_ctx);
+  int OnVerifyServer(int preverify_ok, X509_STORE_CTX* store_ctx);
+  static int NewClientSessionCallback(SSL* ssl, SSL_SESSION* session);
+  int RunVerdictHooks(TlsHookId id, X509_STORE_CTX* store_ctx);
+  void NotifyConnector(EventCode code, void* cookie);
+  friend class TlsClientContext;
   int OnVerifyClient(int preverify_ok, X509_STORE_CTX* store_ctx);
   // ApplySniPolicy runs sni.yaml's actions for the name; false when the connection must fail.
   bool ApplySniPolicy();
@@ -299,8 +375,19 @@ class SSLNetVConnection final : public UnixNetVConnection {
   IoResult (SSLNetVConnection::*read_io_)(MIOBuffer*, int64_t) = &SSLNetVConnection::TlsRead;
   IoResult (SSLNetVConnection::*write_io_)(IOBufferReader*, int64_t) = &SSLNetVConnection::TlsWrite;
 
-  std::shared_ptr<const TlsPortConfig> config_;
+  std::shared_ptr<const TlsPortConfig> config_;  // server side
+  std::shared_ptr<TlsClientContext> client_;  // client side
   std::shared_ptr<const TlsHookLists> hooks_;
+  const TlsHookRegistry* hook_registry_ = nullptr;
+  int64_t max_parked_ = 0;
+  Nanoseconds handshake_timeout_{0};
+  int max_record_size_ = 0;
+  TlsHookId start_hook_id_ = TlsHookId::kVconnStart;
+  TlsHookId close_hook_id_ = TlsHookId::kVconnClose;
+  bool is_client_ = false;
+  // Client side: who learns the outcome of the handshake (NET_EVENT_OPEN / OPEN_FAILED).
+  Continuation* connector_ = nullptr;
+  std::string session_key_;
   bssl::UniquePtr<SSL> ssl_;
   uint64_t handle_ = 0;
   Phase phase_ = Phase::kNew;

@@ -1112,5 +1112,152 @@ TEST_F(TlsTest, HandshakeHooksAndDataSurviveWouldBlockAtEveryByteBoundary) {
   EXPECT_EQ(log_.Count("c:SSL_CERT"), 1);
 }
 
+// ---- Client side -------------------------------------------------------------------------------
+
+// Opens a TLS connection to the test server, echoes "ping" through it, closes, and reports.
+class OriginProbe : public Continuation {
+ public:
+  OriginProbe() : Continuation(NewProxyMutex()) {}
+  void HandleEvent(EventCode code, void* data) override {
+    switch (code) {
+      case EventCode::kNetOpen:
+        vc_ = static_cast<SSLNetVConnection*>(static_cast<NetVConnection*>(data));
+        reused = vc_->session_reused();
+        out_.Write("ping");
+        reader_ = in_.AllocReader();
+        vc_->DoIoWrite(this, 4, out_.AllocReader());
+        vc_->DoIoRead(this, 4, &in_);
+        return;
+      case EventCode::kNetOpenFailed:
+        error = static_cast<int>(reinterpret_cast<intptr_t>(data));
+        done.Increment();
+        return;
+      case EventCode::kVcReadComplete: {
+        char buf[4];
+        reader_->CopyOut(buf, 4);
+        echoed = std::string(buf, 4) == "ping";
+        vc_->DoIoClose();
+        done.Increment();
+        return;
+      }
+      case EventCode::kVcWriteComplete:
+        return;
+      default:
+        vc_->DoIoClose();
+        done.Increment();
+        return;
+    }
+  }
+  int error = 0;
+  bool echoed = false;
+  bool reused = false;
+  WaitCounter done;
+
+ private:
+  SSLNetVConnection* vc_ = nullptr;
+  MIOBuffer out_;
+  MIOBuffer in_;
+  IOBufferReader* reader_ = nullptr;
+};
+
+class TlsClientTest : public TlsTest {
+ protected:
+  std::shared_ptr<TlsClientContext> MakeClient(TlsClientSettings settings, bool trust_ca) {
+    if (trust_ca) {
+      settings.ca_file = absl::StrCat(getenv("TEST_TMPDIR"), "/origin-ca.pem");
+      FILE* f = fopen(settings.ca_file.c_str(), "w");
+      EXPECT_NE(f, nullptr);
+      std::string pem = ca_->CertPem();
+      fwrite(pem.data(), 1, pem.size(), f);
+      fclose(f);
+    }
+    absl::StatusOr<std::shared_ptr<TlsClientContext>> client =
+        TlsClientContext::Make(settings, &client_hooks_);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return *client;
+  }
+  // Connect runs one probe to the test server as |sni| and waits for its outcome.
+  std::unique_ptr<OriginProbe> Connect(const std::shared_ptr<TlsClientContext>& client,
+                                       const std::string& sni) {
+    auto probe = std::make_unique<OriginProbe>();
+    TlsConnect(*net_, probe.get(), IpEndpoint::Loopback(AF_INET, port_number_), sni, client);
+    EXPECT_TRUE(probe->done.WaitAtLeast(1, kTestDeadline));
+    return probe;
+  }
+  TestHook* AddClientHook(TlsHookId id, const std::string& name, TestHook::Mode mode) {
+    hook_storage_.push_back(std::make_unique<TestHook>(name, mode, &log_, &parked_));
+    client_hooks_.Add(id, hook_storage_.back().get());
+    return hook_storage_.back().get();
+  }
+  TlsHookRegistry client_hooks_;
+};
+
+TEST_F(TlsClientTest, EnforcedVerificationAcceptsATrustedNameAndRefusesOthers) {
+  StartServer();
+  auto client = MakeClient({}, /*trust_ca=*/true);
+  std::unique_ptr<OriginProbe> good = Connect(client, "a.test");
+  EXPECT_EQ(good->error, 0);
+  EXPECT_TRUE(good->echoed);
+  // The server answers b.test with its default certificate (default.test): wrong name.
+  std::unique_ptr<OriginProbe> wrong_name = Connect(client, "b.test");
+  EXPECT_EQ(wrong_name->error, -EPROTO);
+  auto untrusting = MakeClient({}, /*trust_ca=*/false);
+  std::unique_ptr<OriginProbe> untrusted = Connect(untrusting, "a.test");
+  EXPECT_EQ(untrusted->error, -EPROTO);
+}
+
+TEST_F(TlsClientTest, PermissiveAndDisabledPoliciesConnectDespiteAnUntrustedCertificate) {
+  StartServer();
+  auto permissive =
+      MakeClient({.verify_policy = TlsClientSettings::VerifyPolicy::kPermissive}, false);
+  std::unique_ptr<OriginProbe> p = Connect(permissive, "a.test");
+  EXPECT_EQ(p->error, 0);
+  EXPECT_TRUE(p->echoed);
+  auto disabled = MakeClient({.verify_policy = TlsClientSettings::VerifyPolicy::kDisabled}, false);
+  std::unique_ptr<OriginProbe> d = Connect(disabled, "b.test");
+  EXPECT_EQ(d->error, 0);
+  EXPECT_TRUE(d->echoed);
+}
+
+TEST_F(TlsClientTest, SecondConnectionToTheSameOriginReusesTheSession) {
+  StartServer();
+  auto client = MakeClient({}, true);
+  std::unique_ptr<OriginProbe> first = Connect(client, "a.test");
+  ASSERT_TRUE(first->echoed);
+  EXPECT_FALSE(first->reused);
+  std::unique_ptr<OriginProbe> second = Connect(client, "a.test");
+  ASSERT_TRUE(second->echoed);
+  EXPECT_TRUE(second->reused);
+}
+
+TEST_F(TlsClientTest, OutboundHooksParkResumeAndCloseOnce) {
+  StartServer();
+  AddClientHook(TlsHookId::kOutboundStart, "os", TestHook::Mode::kParked);
+  AddClientHook(TlsHookId::kVerifyServer, "vs", TestHook::Mode::kImmediate);
+  AddClientHook(TlsHookId::kOutboundClose, "oc", TestHook::Mode::kImmediate);
+  auto client = MakeClient({}, true);
+  auto probe = std::make_unique<OriginProbe>();
+  TlsConnect(*net_, probe.get(), IpEndpoint::Loopback(AF_INET, port_number_), "a.test", client);
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  PassTime(milliseconds(50));
+  EXPECT_EQ(probe->done.value(), 0) << "the origin handshake went on while OUTBOUND_START parked";
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  ASSERT_TRUE(probe->done.WaitAtLeast(1, kTestDeadline));
+  EXPECT_TRUE(probe->echoed);
+  ASSERT_TRUE(log_.count().WaitAtLeast(3, kTestDeadline));
+  EXPECT_EQ(log_.calls(),
+            (std::vector<std::string>{"os:VCONN_OUTBOUND_START", "vs:SSL_VERIFY_SERVER",
+                                      "oc:VCONN_OUTBOUND_CLOSE"}));
+}
+
+TEST_F(TlsClientTest, VerifyServerHookErrorFailsAnEnforcedConnection) {
+  StartServer();
+  AddClientHook(TlsHookId::kVerifyServer, "vs", TestHook::Mode::kError);
+  auto client = MakeClient({}, true);
+  std::unique_ptr<OriginProbe> probe = Connect(client, "a.test");
+  EXPECT_EQ(probe->error, -EPROTO);
+}
+
 }  // namespace
 }  // namespace tollgate
