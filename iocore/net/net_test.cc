@@ -529,5 +529,23 @@ TEST_F(NetTest, AtTheConnectionLimitWithNoIdleConnectionNewOnesAreRefused) {
   close(b);
 }
 
+TEST_F(NetTest, AcceptsAndConnectsOverIpv6Loopback) {
+  net_ = std::make_unique<NetProcessor>();
+  acceptor_ = std::make_unique<Acceptor>(&log_, ServerMode::kEcho);
+  ASSERT_TRUE(ep_.Start({.net_threads = 2,
+                         .task_threads = 0,
+                         .net_thread_init = [this](EThread& t) { net_->InitThread(t); }})
+                  .ok());
+  absl::StatusOr<IpEndpoint> bound =
+      net_->Accept(acceptor_.get(), IpEndpoint::Loopback(AF_INET6, 0));
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_EQ(bound->family(), AF_INET6);
+  WaitCounter ok, failed;
+  EchoClient client(std::string(4096, '6'), &ok, &failed);
+  net_->Connect(&client, *bound);
+  ASSERT_TRUE(ok.WaitAtLeast(1, kTestDeadline)) << "failed " << failed.value();
+  EXPECT_TRUE(log_.finished.WaitAtLeast(1, kTestDeadline));
+}
+
 }  // namespace
 }  // namespace tollgate
