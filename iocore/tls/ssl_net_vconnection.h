@@ -279,6 +279,15 @@ class SSLNetVConnection final : public UnixNetVConnection {
 
   // session_reused returns whether the handshake resumed a session.
   bool session_reused() const;
+
+  // Plugin slots (TSUserArgSet / Get with a TSVConn). Own thread.
+  static constexpr int kUserArgSlots = 16;
+  void* user_arg(int index) const {
+    return index >= 0 && index < kUserArgSlots ? user_args_[index] : nullptr;
+  }
+  void set_user_arg(int index, void* value) {
+    if (index >= 0 && index < kUserArgSlots) user_args_[index] = value;
+  }
   // alpn returns the protocol agreed by ALPN ("" if none).
   absl::string_view alpn() const;
 
@@ -431,6 +440,8 @@ class SSLNetVConnection final : public UnixNetVConnection {
   std::optional<SniRoute> tunnel_destination_;
   std::optional<SniRoute> forward_destination_;
   X509_STORE_CTX* verify_ctx_ = nullptr;
+
+  void* user_args_[kUserArgSlots] = {};
 
   // ALPN protocols this connection must not offer.
   std::vector<std::string> disabled_protocols_;

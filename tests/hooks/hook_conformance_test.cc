@@ -1,0 +1,357 @@
+// Hook conformance through the plugin C ABI: the hook_probe plugin is loaded with dlopen into
+// this host (which exports exactly the TS* symbols), registers hooks through TSHttpHookAdd, and a
+// real TLS client connects. The order and count of the plugin's TSDebug lines are the assertions,
+// as in ATS's tls_hooks tests.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "iocore/eventsystem/diags.h"
+#include "iocore/eventsystem/event_processor.h"
+#include "iocore/tls/ssl_net_vconnection.h"
+#include "plugin_api/plugin_loader.h"
+#include "plugin_api/ts_runtime.h"
+#include "tests/util/echo_session.h"
+#include "tests/util/test_certs.h"
+#include "tests/util/tls_client.h"
+#include "tests/util/wait.h"
+
+namespace tollgate {
+namespace {
+
+using test_util::kTestDeadline;
+using test_util::MakeCert;
+using test_util::TestCert;
+using test_util::TlsClient;
+using test_util::WaitCounter;
+
+const char* g_plugin = nullptr;  // libhook_probe.so
+const char* g_symbols = nullptr;  // exported_symbols.lds
+const char* g_header = nullptr;  // ts/ts.h
+
+// Captures this process's stderr (where Diag writes) line by line.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    int fds[2];
+    if (pipe(fds) != 0) abort();
+    saved_ = dup(STDERR_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    read_fd_ = fds[0];
+    reader_ = std::thread([this] {
+      std::string partial;
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(read_fd_, buf, sizeof(buf))) > 0) {
+        partial.append(buf, n);
+        size_t nl;
+        while ((nl = partial.find('\n')) != std::string::npos) {
+          std::lock_guard<std::mutex> lock(mu_);
+          lines_.push_back(partial.substr(0, nl));
+          partial.erase(0, nl + 1);
+          count_.Increment();
+        }
+      }
+    });
+  }
+  ~StderrCapture() {
+    dup2(saved_, STDERR_FILENO);  // closes the pipe's write end: the reader sees EOF
+    close(saved_);
+    reader_.join();
+    close(read_fd_);
+  }
+  // Lines returns the captured lines that contain |tag_text|, with the prefix up to it removed.
+  std::vector<std::string> Lines(const std::string& tag_text) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const std::string& line : lines_) {
+      size_t at = line.find(tag_text);
+      if (at != std::string::npos) out.push_back(line.substr(at + tag_text.size()));
+    }
+    return out;
+  }
+  // WaitFor waits (bounded) until |n| lines contain |text|.
+  bool WaitFor(const std::string& text, size_t n) {
+    for (auto start = std::chrono::steady_clock::now();
+         std::chrono::steady_clock::now() - start < kTestDeadline;) {
+      if (Lines(text).size() >= n) return true;
+      count_.WaitAtLeast(count_.value() + 1, std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+ private:
+  int saved_ = -1;
+  int read_fd_ = -1;
+  std::thread reader_;
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+  WaitCounter count_;
+};
+
+class EchoAcceptor : public Continuation {
+ public:
+  explicit EchoAcceptor(test_util::SessionLog* log) : log_(log) {}
+  void HandleEvent(EventCode code, void* data) override {
+    if (code != EventCode::kNetAccept) return;
+    (new test_util::EchoSession(static_cast<NetVConnection*>(data), log_))->Start();
+    log_->accepted.Increment();
+  }
+
+ private:
+  test_util::SessionLog* log_;
+};
+
+class HookConformanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(SetDebugTags(true, "ssl_hook_test").ok()); }
+
+  // Loads hook_probe with |args|, then starts a TLS port.
+  void Start(std::vector<std::string> args) {
+    runtime_.events = &ep_;
+    runtime_.tls_hooks = &hooks_;
+    SetTsRuntime(&runtime_);
+    PluginLoader loader;
+    absl::Status loaded = loader.Load({.line = 1, .path = g_plugin, .args = std::move(args)},
+                                      "plugin.config:1", "/", "");
+    ASSERT_TRUE(loaded.ok()) << loaded;
+    net_ = std::make_unique<NetProcessor>();
+    ASSERT_TRUE(ep_.Start({.net_threads = 1,
+                           .task_threads = 1,
+                           .net_thread_init = [this](EThread& t) { net_->InitThread(t); }})
+                    .ok());
+    CertTable::Builder builder(CertTableOptions{.configure_ctx = [](SSL_CTX* ctx) {
+      return ConfigureServerContext(ctx, TlsServerSettings{});
+    }});
+    absl::StatusOr<TestCert> cert = MakeCert({.common_name = "a.test", .dns_names = {"a.test"}});
+    ASSERT_TRUE(cert.ok());
+    CertTable::EntrySpec entry;
+    entry.certs.push_back({.leaf = std::move(cert->cert), .key = std::move(cert->key)});
+    entry.dest_ips.push_back(DestIp::Any());
+    ASSERT_TRUE(builder.Add(std::move(entry)).ok());
+    absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config = MakeTlsPortConfig(
+        *std::move(builder).Build(), TlsServerSettings{}, &hooks_, &acceptor_, nullptr);
+    ASSERT_TRUE(config.ok()) << config.status();
+    port_ = std::make_unique<TlsPort>(*config);
+    absl::StatusOr<IpEndpoint> bound = port_->Listen(*net_, IpEndpoint::Loopback(AF_INET, 0));
+    ASSERT_TRUE(bound.ok()) << bound.status();
+    port_number_ = bound->port();
+  }
+
+  void TearDown() override {
+    if (net_ != nullptr) {
+      for (auto start = std::chrono::steady_clock::now(); net_->open_connections() > 0 &&
+           std::chrono::steady_clock::now() - start < kTestDeadline;) {
+        std::this_thread::yield();
+      }
+    }
+    sessions_.finished.WaitAtLeast(sessions_.accepted.value(), kTestDeadline);
+    ep_.Shutdown();
+    SetTsRuntime(nullptr);
+    (void)SetDebugTags(false, "");
+  }
+
+  // Connects with no SNI (an IP literal, as ATS's curl does), echoes one byte, closes.
+  void ConnectAndClose() {
+    TlsClient client({.sni = ""});
+    ASSERT_TRUE(client.Connect(port_number_).ok());
+    ASSERT_TRUE(client.WriteAll("x").ok());
+    ASSERT_TRUE(client.ReadExactly(1).ok());
+  }
+
+  // The probe's lines in order, without pointers (which differ per run).
+  std::vector<std::string> ProbeLines() {
+    std::vector<std::string> out;
+    for (std::string line : capture_.Lines("(ssl_hook_test) ")) {
+      if (absl::StartsWith(line, "Setup callbacks")) continue;
+      // "Cert callback 0 ssl_vc=0x..." -> "Cert callback 0"
+      size_t cut = line.find(" ssl_vc=");
+      if (cut == std::string::npos) cut = line.find(" 0x");
+      std::string suffix;
+      size_t event = line.find(" - event is ");
+      if (event != std::string::npos) suffix = line.substr(event);
+      out.push_back(line.substr(0, cut) + suffix);
+    }
+    return out;
+  }
+
+  StderrCapture capture_;
+  TsRuntime runtime_;
+  TlsHookRegistry hooks_;
+  test_util::SessionLog sessions_;
+  EchoAcceptor acceptor_{&sessions_};
+  EventProcessor ep_;
+  std::unique_ptr<NetProcessor> net_;
+  std::unique_ptr<TlsPort> port_;
+  uint16_t port_number_ = 0;
+};
+
+TEST_F(HookConformanceTest, OneImmediateVconnStartHookRunsOnce) {
+  Start({"-preaccept=1"});
+  ConnectAndClose();
+  ASSERT_TRUE(capture_.WaitFor("Pre accept callback", 1));
+  EXPECT_EQ(ProbeLines(), std::vector<std::string>{"Pre accept callback 0 - event is good"});
+}
+
+TEST_F(HookConformanceTest, ServernameHookRunsWithoutSni) {
+  Start({"-sni=1"});
+  ConnectAndClose();
+  ASSERT_TRUE(capture_.WaitFor("SNI callback", 1));
+  EXPECT_EQ(ProbeLines(), std::vector<std::string>{"SNI callback 0"});
+}
+
+TEST_F(HookConformanceTest, DelayedCertHookReenablesFromAnotherThreadBeforeTheNextRuns) {
+  Start({"-cert=2"});
+  ConnectAndClose();
+  ASSERT_TRUE(capture_.WaitFor("Callback reenable", 2));
+  EXPECT_EQ(ProbeLines(),
+            (std::vector<std::string>{"Cert callback 0", "Callback reenable", "Cert callback 1",
+                                      "Callback reenable"}));
+}
+
+TEST_F(HookConformanceTest, AllKindsTogetherRunInHandshakeOrderThenClose) {
+  Start({"-preaccept=1", "-client_hello_imm=1", "-sni=1", "-cert=1", "-close=2"});
+  ConnectAndClose();
+  ASSERT_TRUE(capture_.WaitFor("Close callback", 2));
+  EXPECT_EQ(ProbeLines(),
+            (std::vector<std::string>{
+                "Pre accept callback 0 - event is good", "Client Hello callback 0",
+                "SNI callback 0", "Cert callback 0", "Callback reenable",
+                "Close callback 0 - event is good", "Close callback 1 - event is good"}));
+}
+
+TEST_F(HookConformanceTest, DelayedClientHelloAndImmediateCertHooksMix) {
+  Start({"-client_hello=2", "-i=1", "-d=1"});
+  ConnectAndClose();
+  ASSERT_TRUE(capture_.WaitFor("Cert callback", 1));
+  EXPECT_EQ(ProbeLines(),
+            (std::vector<std::string>{"Pre accept delay callback 0 - event is good",
+                                      "Callback reenable", "Client Hello callback 0",
+                                      "Callback reenable", "Client Hello callback 1",
+                                      "Callback reenable", "Cert callback 0"}));
+}
+
+TEST(PluginLoaderTest, MissingPluginStopsWithFileLineAndReason) {
+  PluginLoader loader;
+  absl::Status s = loader.Load({.line = 3, .path = "no_such_plugin.so"}, "plugin.config:3",
+                               "/nonexistent", "/also-missing");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("plugin.config:3"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("no_such_plugin.so"), absl::string_view::npos) << s;
+}
+
+TEST(PluginLoaderTest, PluginCallingAFunctionTollgateLacksFailsToLoadWithTheSymbolName) {
+  // abi_smoke calls TSSmokeHostRecord, which this host does not export.
+  PluginLoader loader;
+  std::string path = g_plugin;
+  path = path.substr(0, path.find("hook_probe")) + "abi_smoke/libabi_smoke.so";
+  absl::Status s = loader.Load({.line = 1, .path = path}, "plugin.config:1", "/", "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("TSSmokeHostRecord"), absl::string_view::npos) << s;
+}
+
+TEST(PluginLoaderTest, ConfigParsingHandlesCommentsQuotesAndArguments) {
+  absl::StatusOr<std::vector<PluginConfigLine>> lines = ParsePluginConfig(
+      "# comment\n\nhook_probe.so -preaccept=1 \"-x=a b\" # trailing\nother.so\n", "plugin.config");
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_EQ((*lines)[0].line, 3);
+  EXPECT_EQ((*lines)[0].path, "hook_probe.so");
+  EXPECT_EQ((*lines)[0].args, (std::vector<std::string>{"-preaccept=1", "-x=a b"}));
+  EXPECT_EQ((*lines)[1].line, 4);
+  EXPECT_FALSE(ParsePluginConfig("x.so \"open\n", "plugin.config").ok());
+}
+
+TEST(ExportedSymbolsTest, HostExportsExactlyTheTsApiList) {
+  std::ifstream list(g_symbols);
+  ASSERT_TRUE(list.good());
+  std::set<std::string> expected;
+  std::string line;
+  while (std::getline(list, line)) {
+    absl::string_view s = absl::StripAsciiWhitespace(line);
+    if (absl::StartsWith(s, "TS") && absl::EndsWith(s, ";")) {
+      expected.insert(std::string(s.substr(0, s.size() - 1)));
+    }
+  }
+  ASSERT_GT(expected.size(), 70u);
+  for (const std::string& name : expected) {
+    EXPECT_NE(dlsym(RTLD_DEFAULT, name.c_str()), nullptr) << name << " is not exported";
+  }
+  // Nothing else named TS* is visible to plugins.
+  std::string command = "nm -D --defined-only /proc/" + std::to_string(getpid()) + "/exe";
+  FILE* nm = popen(command.c_str(), "r");
+  ASSERT_NE(nm, nullptr);
+  std::set<std::string> exported;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), nm) != nullptr) {
+    std::vector<std::string> parts = absl::StrSplit(absl::StripTrailingAsciiWhitespace(buf), ' ');
+    if (!parts.empty() && absl::StartsWith(parts.back(), "TS")) exported.insert(parts.back());
+  }
+  pclose(nm);
+  EXPECT_EQ(exported, expected);
+}
+
+TEST(ExportedSymbolsTest, ListMatchesTheFunctionsDeclaredInTsH) {
+  // Every `tsapi` function of ts/ts.h (but TSPluginInit, which plugins define) is in the list,
+  // and the list names nothing else but the two ALPN constants.
+  std::ifstream header(g_header);
+  ASSERT_TRUE(header.good());
+  std::set<std::string> declared = {"TS_ALPN_PROTOCOL_HTTP_1_1", "TS_ALPN_PROTOCOL_HTTP_2_0"};
+  std::string line;
+  while (std::getline(header, line)) {
+    if (!absl::StartsWith(line, "tsapi ")) continue;
+    size_t paren = line.find('(');
+    if (paren == std::string::npos) continue;
+    size_t start = line.rfind(' ', paren);
+    size_t star = line.rfind('*', paren);
+    if (star != std::string::npos && star > start) start = star;
+    declared.insert(line.substr(start + 1, paren - start - 1));
+  }
+  std::ifstream list(g_symbols);
+  std::set<std::string> listed;
+  while (std::getline(list, line)) {
+    absl::string_view s = absl::StripAsciiWhitespace(line);
+    if (absl::StartsWith(s, "TS") && absl::EndsWith(s, ";")) {
+      listed.insert(std::string(s.substr(0, s.size() - 1)));
+    }
+  }
+  EXPECT_EQ(declared, listed);
+}
+
+}  // namespace
+}  // namespace tollgate
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s libhook_probe.so exported_symbols.lds ts.h\n", argv[0]);
+    return 2;
+  }
+  tollgate::g_plugin = argv[1];
+  tollgate::g_symbols = argv[2];
+  tollgate::g_header = argv[3];
+  // dlopen needs a path the loader treats as absolute or relative to the config dir "/".
+  static std::string absolute;
+  if (tollgate::g_plugin[0] != '/') {
+    char cwd[4096];
+    absolute = std::string(getcwd(cwd, sizeof(cwd))) + "/" + tollgate::g_plugin;
+    tollgate::g_plugin = absolute.c_str();
+  }
+  return RUN_ALL_TESTS();
+}
