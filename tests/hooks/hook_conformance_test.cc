@@ -31,8 +31,12 @@
 #include "tests/util/tls_client.h"
 #include "tests/util/wait.h"
 
+extern "C" int TSStatFindName(const char* name, int* idp);
+
 namespace tollgate {
 namespace {
+
+int TSStatFindNameForTest(const char* name, int* id) { return ::TSStatFindName(name, id); }
 
 using test_util::kTestDeadline;
 using test_util::MakeCert;
@@ -43,6 +47,7 @@ using test_util::WaitCounter;
 const char* g_plugin = nullptr;  // libhook_probe.so
 const char* g_symbols = nullptr;  // exported_symbols.lds
 const char* g_header = nullptr;  // ts/ts.h
+const char* g_ats_plugin = nullptr;  // built against ATS 9.2's headers
 
 // Captures this process's stderr (where Diag writes) line by line.
 class StderrCapture {
@@ -123,12 +128,12 @@ class HookConformanceTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(SetDebugTags(true, "ssl_hook_test").ok()); }
 
   // Loads hook_probe with |args|, then starts a TLS port.
-  void Start(std::vector<std::string> args) {
+  void Start(std::vector<std::string> args, std::string plugin = g_plugin) {
     runtime_.events = &ep_;
     runtime_.tls_hooks = &hooks_;
     SetTsRuntime(&runtime_);
     PluginLoader loader;
-    absl::Status loaded = loader.Load({.line = 1, .path = g_plugin, .args = std::move(args)},
+    absl::Status loaded = loader.Load({.line = 1, .path = plugin, .args = std::move(args)},
                                       "plugin.config:1", "/", "");
     ASSERT_TRUE(loaded.ok()) << loaded;
     net_ = std::make_unique<NetProcessor>();
@@ -247,6 +252,24 @@ TEST_F(HookConformanceTest, DelayedClientHelloAndImmediateCertHooksMix) {
                                       "Callback reenable", "Cert callback 0"}));
 }
 
+TEST_F(HookConformanceTest, PluginBuiltAgainstAts92HeadersLoadsAndItsHooksRun) {
+  ASSERT_TRUE(SetDebugTags(true, "ats_abi").ok());
+  std::string path = g_ats_plugin;
+  if (path[0] != '/') {
+    char cwd[4096];
+    path = std::string(getcwd(cwd, sizeof(cwd))) + "/" + path;
+  }
+  Start({}, path);
+  {
+    TlsClient client({.sni = "abi.test"});
+    ASSERT_TRUE(client.Connect(port_number_).ok());
+  }
+  ASSERT_TRUE(capture_.WaitFor("servername event=60204 sni=abi.test", 1));
+  int stat = -1;
+  ASSERT_EQ(TSStatFindNameForTest("ats_abi.servername_calls", &stat), 0);
+  EXPECT_EQ(GlobalStats().Get(StatId(stat)), 1);
+}
+
 TEST(PluginLoaderTest, MissingPluginStopsWithFileLineAndReason) {
   PluginLoader loader;
   absl::Status s = loader.Load({.line = 3, .path = "no_such_plugin.so"}, "plugin.config:3",
@@ -339,10 +362,13 @@ TEST(ExportedSymbolsTest, ListMatchesTheFunctionsDeclaredInTsH) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s libhook_probe.so exported_symbols.lds ts.h\n", argv[0]);
+  if (argc != 5) {
+    fprintf(stderr,
+            "usage: %s libhook_probe.so exported_symbols.lds ts.h libats_headers_plugin.so\n",
+            argv[0]);
     return 2;
   }
+  tollgate::g_ats_plugin = argv[4];
   tollgate::g_plugin = argv[1];
   tollgate::g_symbols = argv[2];
   tollgate::g_header = argv[3];
