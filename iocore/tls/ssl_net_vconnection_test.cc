@@ -26,6 +26,7 @@
 #include "tests/util/echo_session.h"
 #include "tests/util/test_certs.h"
 #include "tests/util/tls_client.h"
+#include "tests/util/tunnel_relay.h"
 #include "tests/util/wait.h"
 
 namespace tollgate {
@@ -40,6 +41,7 @@ using test_util::MakeCert;
 using test_util::SessionLog;
 using test_util::TestCert;
 using test_util::TlsClient;
+using test_util::TunnelRelay;
 using test_util::WaitCounter;
 
 int64_t Stat(StatId id) { return GlobalStats().Get(id); }
@@ -223,64 +225,6 @@ class FarEnd {
   std::thread thread_;
   std::string received_;
   WaitCounter done_;
-};
-
-// Relays a tunnelled connection to a fixed far end, replaying the recorded bytes first.
-class TunnelRelay : public Continuation {
- public:
-  TunnelRelay(SSLNetVConnection* client, NetProcessor* net, const IpEndpoint& far)
-      : Continuation(NewProxyMutex()), client_(client) {
-    replay_ = client_->TakeRecordedBytes();
-    net->Connect(this, far);
-  }
-
-  void HandleEvent(EventCode code, void* data) override {
-    switch (code) {
-      case EventCode::kNetOpen: {
-        origin_ = static_cast<NetVConnection*>(data);
-        up_.Write(replay_);
-        up_reader_ = up_.AllocReader();
-        down_reader_ = down_.AllocReader();
-        client_read_ = client_->DoIoRead(this, INT64_MAX, &up_);
-        origin_write_ = origin_->DoIoWrite(this, INT64_MAX, up_reader_);
-        origin_read_ = origin_->DoIoRead(this, INT64_MAX, &down_);
-        client_write_ = client_->DoIoWrite(this, INT64_MAX, down_reader_);
-        return;
-      }
-      case EventCode::kNetOpenFailed:
-        client_->DoIoClose();
-        delete this;
-        return;
-      case EventCode::kVcReadReady: {
-        VIO* vio = static_cast<VIO*>(data);
-        (vio == client_read_ ? origin_write_ : client_write_)->Reenable();
-        return;
-      }
-      case EventCode::kVcWriteReady: {
-        VIO* vio = static_cast<VIO*>(data);
-        (vio == origin_write_ ? client_read_ : origin_read_)->Reenable();
-        return;
-      }
-      default:  // EOS, errors, timeouts: tear both down
-        client_->DoIoClose();
-        origin_->DoIoClose();
-        delete this;
-        return;
-    }
-  }
-
- private:
-  SSLNetVConnection* client_;
-  NetVConnection* origin_ = nullptr;
-  std::string replay_;
-  MIOBuffer up_;
-  MIOBuffer down_;
-  IOBufferReader* up_reader_ = nullptr;
-  IOBufferReader* down_reader_ = nullptr;
-  VIO* client_read_ = nullptr;
-  VIO* client_write_ = nullptr;
-  VIO* origin_read_ = nullptr;
-  VIO* origin_write_ = nullptr;
 };
 
 class TunnelAcceptor : public Continuation {

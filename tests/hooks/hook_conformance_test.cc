@@ -27,6 +27,7 @@
 #include "plugin_api/plugin_loader.h"
 #include "plugin_api/ts_runtime.h"
 #include "tests/util/echo_session.h"
+#include "tests/util/plugin_host.h"
 #include "tests/util/test_certs.h"
 #include "tests/util/tls_client.h"
 #include "tests/util/wait.h"
@@ -40,6 +41,7 @@ int TSStatFindNameForTest(const char* name, int* id) { return ::TSStatFindName(n
 
 using test_util::kTestDeadline;
 using test_util::MakeCert;
+using test_util::StderrCapture;
 using test_util::TestCert;
 using test_util::TlsClient;
 using test_util::WaitCounter;
@@ -48,67 +50,6 @@ const char* g_plugin = nullptr;  // libhook_probe.so
 const char* g_symbols = nullptr;  // exported_symbols.lds
 const char* g_header = nullptr;  // ts/ts.h
 const char* g_ats_plugin = nullptr;  // built against ATS 9.2's headers
-
-// Captures this process's stderr (where Diag writes) line by line.
-class StderrCapture {
- public:
-  StderrCapture() {
-    int fds[2];
-    if (pipe(fds) != 0) abort();
-    saved_ = dup(STDERR_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[1]);
-    read_fd_ = fds[0];
-    reader_ = std::thread([this] {
-      std::string partial;
-      char buf[4096];
-      ssize_t n;
-      while ((n = read(read_fd_, buf, sizeof(buf))) > 0) {
-        partial.append(buf, n);
-        size_t nl;
-        while ((nl = partial.find('\n')) != std::string::npos) {
-          std::lock_guard<std::mutex> lock(mu_);
-          lines_.push_back(partial.substr(0, nl));
-          partial.erase(0, nl + 1);
-          count_.Increment();
-        }
-      }
-    });
-  }
-  ~StderrCapture() {
-    dup2(saved_, STDERR_FILENO);  // closes the pipe's write end: the reader sees EOF
-    close(saved_);
-    reader_.join();
-    close(read_fd_);
-  }
-  // Lines returns the captured lines that contain |tag_text|, with the prefix up to it removed.
-  std::vector<std::string> Lines(const std::string& tag_text) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::string> out;
-    for (const std::string& line : lines_) {
-      size_t at = line.find(tag_text);
-      if (at != std::string::npos) out.push_back(line.substr(at + tag_text.size()));
-    }
-    return out;
-  }
-  // WaitFor waits (bounded) until |n| lines contain |text|.
-  bool WaitFor(const std::string& text, size_t n) {
-    for (auto start = std::chrono::steady_clock::now();
-         std::chrono::steady_clock::now() - start < kTestDeadline;) {
-      if (Lines(text).size() >= n) return true;
-      count_.WaitAtLeast(count_.value() + 1, std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-
- private:
-  int saved_ = -1;
-  int read_fd_ = -1;
-  std::thread reader_;
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-  WaitCounter count_;
-};
 
 class EchoAcceptor : public Continuation {
  public:
