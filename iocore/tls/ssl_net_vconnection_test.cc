@@ -1203,5 +1203,65 @@ TEST_F(TlsClientTest, VerifyServerHookErrorFailsAnEnforcedConnection) {
   EXPECT_EQ(probe->error, -EPROTO);
 }
 
+// ---- Parking bound and hook stats ---------------------------------------------------------------
+
+TEST_F(TlsTest, HandshakesThatWouldParkBeyondTheBoundAreRefusedAndCounted) {
+  settings_.max_parked_handshakes = 1;
+  AddHook(TlsHookId::kCert, "p", TestHook::Mode::kParked);
+  StartServer();
+  int64_t refused_before = Stat(TlsStats::Get().park_refused);
+  absl::Status first_result;
+  std::thread first([&] {
+    TlsClient client = Client("a.test");
+    first_result = client.Connect(port_number_);
+  });
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  const TlsHookStats& stats = hooks_.stats(TlsHookId::kCert);
+  for (auto start = std::chrono::steady_clock::now();
+       Stat(stats.parked_now) < 1 && std::chrono::steady_clock::now() - start < kTestDeadline;) {
+    std::this_thread::yield();  // the first handshake counts as parked once its hook returned
+  }
+  {
+    TlsClient second = Client("a.test");  // its CERT hook cannot park: one is parked already
+    EXPECT_FALSE(second.Connect(port_number_).ok());
+  }
+  EXPECT_EQ(Stat(TlsStats::Get().park_refused) - refused_before, 1);
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  first.join();
+  EXPECT_TRUE(first_result.ok()) << first_result;
+}
+
+TEST_F(TlsTest, HookStatsCountCallsParkedHandshakesAndParkTime) {
+  AddHook(TlsHookId::kCert, "p", TestHook::Mode::kParked);
+  StartServer();
+  const TlsHookStats& stats = hooks_.stats(TlsHookId::kCert);
+  auto park_total = [&] {
+    int64_t total = 0;
+    for (StatId id : stats.park_time) total += Stat(id);
+    return total;
+  };
+  int64_t calls_before = Stat(stats.calls);
+  int64_t parked_before = Stat(stats.parked_now);
+  int64_t histogram_before = park_total();
+  std::thread client_thread([&] {
+    TlsClient client = Client("a.test");
+    EXPECT_TRUE(client.Connect(port_number_).ok());
+  });
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  // The hook hands over its handle before returning; the handshake counts as parked once it has.
+  for (auto start = std::chrono::steady_clock::now(); Stat(stats.parked_now) - parked_before < 1 &&
+       std::chrono::steady_clock::now() - start < kTestDeadline;) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(Stat(stats.parked_now) - parked_before, 1);
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  client_thread.join();
+  EXPECT_EQ(Stat(stats.calls) - calls_before, 1);
+  EXPECT_EQ(Stat(stats.parked_now) - parked_before, 0);
+  EXPECT_EQ(park_total() - histogram_before, 1);
+}
+
 }  // namespace
 }  // namespace tollgate
