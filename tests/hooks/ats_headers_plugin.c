@@ -16,6 +16,13 @@ static int OnServername(TSCont contp, TSEvent event, void *edata) {
   return 0;
 }
 
+static int OnLifecycle(TSCont contp, TSEvent event, void *edata) {
+  (void)contp;
+  (void)edata;
+  TSDebug("ats_abi", "lifecycle event=%d", (int)event);
+  return 0;
+}
+
 void TSPluginInit(int argc, const char *argv[]) {
   TSPluginRegistrationInfo info;
   (void)argc;
@@ -30,4 +37,5 @@ void TSPluginInit(int argc, const char *argv[]) {
   servername_calls = TSStatCreate("ats_abi.servername_calls", TS_RECORDDATATYPE_INT,
                                   TS_STAT_NON_PERSISTENT, TS_STAT_SYNC_COUNT);
   TSHttpHookAdd(TS_SSL_SERVERNAME_HOOK, TSContCreate(OnServername, TSMutexCreate()));
+  TSLifecycleHookAdd(TS_LIFECYCLE_PORTS_READY_HOOK, TSContCreate(OnLifecycle, NULL));
 }

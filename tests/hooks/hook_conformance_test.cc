@@ -33,6 +33,8 @@
 #include "tests/util/wait.h"
 
 extern "C" int TSStatFindName(const char* name, int* idp);
+// TS_LIFECYCLE_PORTS_READY_HOOK of ts/apidefs.h (this test does not include the plugin header).
+constexpr int TS_LIFECYCLE_PORTS_READY_HOOK_FOR_TEST = 1;
 
 namespace tollgate {
 namespace {
@@ -69,7 +71,8 @@ class HookConformanceTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(SetDebugTags(true, "ssl_hook_test").ok()); }
 
   // Loads hook_probe with |args|, then starts a TLS port.
-  void Start(std::vector<std::string> args, std::string plugin = g_plugin) {
+  void Start(std::vector<std::string> args, std::string plugin = g_plugin,
+             NetConfig net_config = {}) {
     runtime_.events = &ep_;
     runtime_.tls_hooks = &hooks_;
     SetTsRuntime(&runtime_);
@@ -77,7 +80,7 @@ class HookConformanceTest : public ::testing::Test {
     absl::Status loaded = loader.Load({.line = 1, .path = plugin, .args = std::move(args)},
                                       "plugin.config:1", "/", "");
     ASSERT_TRUE(loaded.ok()) << loaded;
-    net_ = std::make_unique<NetProcessor>();
+    net_ = std::make_unique<NetProcessor>(net_config);
     ASSERT_TRUE(ep_.Start({.net_threads = 1,
                            .task_threads = 1,
                            .net_thread_init = [this](EThread& t) { net_->InitThread(t); }})
@@ -91,8 +94,8 @@ class HookConformanceTest : public ::testing::Test {
     entry.certs.push_back({.leaf = std::move(cert->cert), .key = std::move(cert->key)});
     entry.dest_ips.push_back(DestIp::Any());
     ASSERT_TRUE(builder.Add(std::move(entry)).ok());
-    absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config = MakeTlsPortConfig(
-        *std::move(builder).Build(), TlsServerSettings{}, &hooks_, &acceptor_, nullptr);
+    absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config =
+        MakeTlsPortConfig(*std::move(builder).Build(), settings_, &hooks_, &acceptor_, nullptr);
     ASSERT_TRUE(config.ok()) << config.status();
     port_ = std::make_unique<TlsPort>(*config);
     absl::StatusOr<IpEndpoint> bound = port_->Listen(*net_, IpEndpoint::Loopback(AF_INET, 0));
@@ -138,6 +141,7 @@ class HookConformanceTest : public ::testing::Test {
   }
 
   StderrCapture capture_;
+  TlsServerSettings settings_;
   TsRuntime runtime_;
   TlsHookRegistry hooks_;
   test_util::SessionLog sessions_;
@@ -298,9 +302,86 @@ TEST(ExportedSymbolsTest, ListMatchesTheFunctionsDeclaredInTsH) {
   EXPECT_EQ(declared, listed);
 }
 
+// ---- More of the matrix -----------------------------------------------------------------------
+
+TEST_F(HookConformanceTest, ChainsOfTwoRunInRegistrationOrderForEachKind) {
+  Start({"-preaccept=2", "-client_hello_imm=2", "-sni=2", "-i=2", "-close=2"});
+  ConnectAndClose();
+  ASSERT_TRUE(capture_.WaitFor("Close callback", 2));
+  EXPECT_EQ(ProbeLines(),
+            (std::vector<std::string>{
+                "Pre accept callback 0 - event is good", "Pre accept callback 1 - event is good",
+                "Client Hello callback 0", "Client Hello callback 1", "SNI callback 0",
+                "SNI callback 1", "Cert callback 0", "Cert callback 1",
+                "Close callback 0 - event is good", "Close callback 1 - event is good"}));
+}
+
+TEST_F(HookConformanceTest, DelayedVconnStartChainReenablesOneAfterTheOther) {
+  Start({"-d=2"});
+  ConnectAndClose();
+  ASSERT_TRUE(capture_.WaitFor("Callback reenable", 2));
+  EXPECT_EQ(ProbeLines(),
+            (std::vector<std::string>{
+                "Pre accept delay callback 0 - event is good", "Callback reenable",
+                "Pre accept delay callback 1 - event is good", "Callback reenable"}));
+}
+
+TEST_F(HookConformanceTest, ImmediateAndDelayedPreAcceptHooksMix) {
+  // ATS's tls_hooks12: -p=2 -d=1.
+  Start({"-p=2", "-d=1"});
+  ConnectAndClose();
+  ASSERT_TRUE(capture_.WaitFor("Callback reenable", 1));
+  EXPECT_EQ(ProbeLines(),
+            (std::vector<std::string>{
+                "Pre accept callback 0 - event is good", "Pre accept callback 1 - event is good",
+                "Pre accept delay callback 0 - event is good", "Callback reenable"}));
+}
+
+TEST_F(HookConformanceTest, ClientGivingUpWhileParkedStillGetsTheCloseHookOnce) {
+  // The client sends its ClientHello and leaves while the CERT hook is parked.
+  Start({"-cert=1", "-close=1", "-delay_ms=200"});
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  std::string hello = test_util::MakeClientHello("a.test");
+  ASSERT_EQ(send(fd, hello.data(), hello.size(), MSG_NOSIGNAL), static_cast<ssize_t>(hello.size()));
+  ASSERT_TRUE(capture_.WaitFor("Cert callback 0", 1));
+  close(fd);
+  ASSERT_TRUE(capture_.WaitFor("Close callback 0", 1));
+  ASSERT_TRUE(capture_.WaitFor("Callback reenable", 1));
+  EXPECT_EQ(capture_.Lines("Close callback").size(), 1u);
+}
+
+TEST_F(HookConformanceTest,
+       HandshakeTimeoutWhileParkedGetsTheCloseHookAndTheLateReenableIsHarmless) {
+  settings_.handshake_timeout = std::chrono::milliseconds(100);
+  Start({"-client_hello=1", "-close=1", "-delay_ms=400"}, g_plugin,
+        {.cop_interval = std::chrono::milliseconds(10)});
+  {
+    TlsClient client({.sni = "a.test"});
+    EXPECT_FALSE(client.Connect(port_number_).ok());
+  }
+  ASSERT_TRUE(capture_.WaitFor("Close callback 0", 1));
+  EXPECT_EQ(capture_.Lines("- event is good").size(), 1u);
+  // The probe's delayed callback reenables after the connection is gone: a no-op.
+  ASSERT_TRUE(capture_.WaitFor("Callback reenable", 1));
+  EXPECT_EQ(capture_.Lines("Close callback").size(), 1u);
+  EXPECT_EQ(capture_.Lines("Client Hello callback").size(), 1u);
+}
+
+TEST_F(HookConformanceTest, LifecycleHooksOfAPluginRunWhenTheHostReachesThatMoment) {
+  ASSERT_TRUE(SetDebugTags(true, "ats_abi").ok());
+  std::string path = g_ats_plugin;
+  if (path[0] != '/') {
+    char cwd[4096];
+    path = std::string(getcwd(cwd, sizeof(cwd))) + "/" + path;
+  }
+  Start({}, path);
+  FireLifecycleHook(TS_LIFECYCLE_PORTS_READY_HOOK_FOR_TEST);
+  EXPECT_TRUE(capture_.WaitFor("(ats_abi) lifecycle event=60101", 1));
+}
+
 }  // namespace
 }  // namespace tollgate
-
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (argc != 5) {
