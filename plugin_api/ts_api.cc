@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,7 @@
 #include "iocore/tls/ssl_net_vconnection.h"
 #include "iocore/tls/tls_hooks.h"
 #include "iocore/tls/vc_handle.h"
+#include "plugin_api/client_hello.h"
 #include "plugin_api/plugin_loader.h"
 #include "plugin_api/ts_runtime.h"
 #include "ts/ts.h"
@@ -65,6 +68,17 @@ struct tsapi_action : public Continuation {
   bool running = false;
   bool cancelled = false;
   tollgate::Action action;
+};
+
+// TSClientHello: owns its bytes, so it outlives the hook and the connection. |layout| holds
+// offsets into |bytes|.
+struct tsapi_client_hello {
+  std::string bytes;
+  tollgate::ClientHelloLayout layout;
+
+  const unsigned char* At(tollgate::ClientHelloLayout::Span span) const {
+    return reinterpret_cast<const unsigned char*>(bytes.data()) + span.offset;
+  }
 };
 
 namespace tollgate {
@@ -512,6 +526,55 @@ const char* TSVConnSslCurveGet(TSVConn sslp) {
   if (vc == nullptr || vc->ssl() == nullptr) return nullptr;
   uint16_t curve = SSL_get_curve_id(vc->ssl());
   return curve != 0 ? SSL_get_curve_name(curve) : nullptr;
+}
+
+// ---- ClientHello -------------------------------------------------------------------------------
+
+TSClientHello TSVConnClientHelloGet(TSVConn sslp) {
+  SSLNetVConnection* vc = Resolve(sslp);
+  if (vc == nullptr || vc->client_hello_bytes().empty()) return nullptr;
+  auto ch = std::make_unique<tsapi_client_hello>();
+  ch->bytes = std::string(vc->client_hello_bytes());
+  std::optional<tollgate::ClientHelloLayout> layout = tollgate::ParseClientHello(ch->bytes);
+  if (!layout.has_value()) return nullptr;
+  ch->layout = std::move(*layout);
+  return ch.release();
+}
+
+void TSClientHelloDestroy(TSClientHello ch) { delete ch; }
+
+TSReturnCode TSClientHelloExtensionGet(TSClientHello ch, unsigned int type,
+                                       const unsigned char** out, size_t* outlen) {
+  if (ch == nullptr || out == nullptr || outlen == nullptr) return TS_ERROR;
+  for (const tollgate::ClientHelloLayout::Extension& e : ch->layout.extensions) {
+    if (e.type == type) {
+      *out = ch->At(e.data);
+      *outlen = e.data.length;
+      return TS_SUCCESS;
+    }
+  }
+  return TS_ERROR;
+}
+
+uint16_t TSClientHelloVersionGet(TSClientHello ch) {
+  return ch != nullptr ? ch->layout.legacy_version : 0;
+}
+
+TSReturnCode TSClientHelloCipherSuitesGet(TSClientHello ch, const unsigned char** out,
+                                          size_t* outlen) {
+  if (ch == nullptr || out == nullptr || outlen == nullptr) return TS_ERROR;
+  *out = ch->At(ch->layout.cipher_suites);
+  *outlen = ch->layout.cipher_suites.length;
+  return TS_SUCCESS;
+}
+
+size_t TSClientHelloExtensionTypesGet(TSClientHello ch, uint16_t* types, size_t max_types) {
+  if (ch == nullptr) return 0;
+  const auto& extensions = ch->layout.extensions;
+  if (types != nullptr) {
+    for (size_t i = 0; i < extensions.size() && i < max_types; ++i) types[i] = extensions[i].type;
+  }
+  return extensions.size();
 }
 
 // ---- Addresses ---------------------------------------------------------------------------------

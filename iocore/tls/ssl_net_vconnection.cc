@@ -438,6 +438,7 @@ void SSLNetVConnection::Apply(Wait wait) {
     case Wait::kTunnel: {
       phase_ = Phase::kTunnel;
       recording_ = false;  // keep what was recorded: it is the replay
+      std::string().swap(client_hello_bytes_);
       on_read_ = &SSLNetVConnection::DataRead;
       on_write_ = &SSLNetVConnection::DataWrite;
       read_io_ = &SSLNetVConnection::RawRead;
@@ -467,6 +468,7 @@ void SSLNetVConnection::Apply(Wait wait) {
 void SSLNetVConnection::Fail(const char* reason, StatId counter) {
   if (phase_ == Phase::kFailed || phase_ == Phase::kClosing) return;
   phase_ = Phase::kFailed;
+  std::string().swap(client_hello_bytes_);
   GlobalStats().Increment(counter);
   if (counter != TlsStats::Get().handshakes_failed) {
     GlobalStats().Increment(TlsStats::Get().handshakes_failed);
@@ -625,6 +627,7 @@ bool SSLNetVConnection::RequestTunnel() {
 void SSLNetVConnection::StopRecording() {
   recording_ = false;
   std::string().swap(recorded_);
+  std::string().swap(client_hello_bytes_);
 }
 
 // ---- Closing --------------------------------------------------------------------------------
@@ -677,6 +680,8 @@ enum ssl_select_cert_result_t SSLNetVConnection::OnSelectCertificate(
   if (!sni_actions_done_) {
     sni_actions_done_ = true;
     sni_ = ParseSni(hello);
+    client_hello_bytes_.assign(reinterpret_cast<const char*>(hello->client_hello),
+                               hello->client_hello_len);
     if (!ApplySniPolicy()) return ssl_select_cert_error;
     if (tunnel_requested_) return ssl_select_cert_retry;
   }

@@ -248,6 +248,12 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // client_hello returns the parsed ClientHello during CLIENT_HELLO and later hooks (null
   // before, and after the certificate was chosen).
   const SSL_CLIENT_HELLO* client_hello() const { return client_hello_; }
+  // client_hello_bytes returns a copy of the ClientHello message body (SSL_CLIENT_HELLO's
+  // client_hello: no record or handshake header), kept from the select-certificate callback
+  // through the CLIENT_HELLO, SERVERNAME and CERT hooks; empty before it was read and once the
+  // certificate is sent, the handshake failed or the connection became a tunnel
+  // (TSVConnClientHelloGet).
+  absl::string_view client_hello_bytes() const { return client_hello_bytes_; }
   // current_hook returns the hook kind running or parked now.
   TlsHookId current_hook() const { return cursor_.id; }
 
@@ -402,6 +408,9 @@ class SSLNetVConnection final : public UnixNetVConnection {
   Phase phase_ = Phase::kNew;
   std::string sni_;
   const SSL_CLIENT_HELLO* client_hello_ = nullptr;
+  // The ClientHello body, copied once from the first select-certificate callback: BoringSSL's
+  // SSL_CLIENT_HELLO lives only for that call, but the CERT hooks run later.
+  std::string client_hello_bytes_;
 
   // Raw bytes read while recording (the ClientHello), until the certificate is chosen.
   bool recording_ = true;

@@ -374,6 +374,9 @@ typedef struct tsapi_ssl_session *TSSslSession;
 typedef struct tsapi_x509_store_ctx *TSSslVerifyCTX;
 /* TSSslX509 is an X509 *. */
 typedef struct tsapi_x509 *TSSslX509;
+/* TSClientHello is a copy of a connection's ClientHello with its fields located
+ * (TSVConnClientHelloGet). Beyond ATS 9.2: the name and struct tag are ATS 10's. */
+typedef struct tsapi_client_hello *TSClientHello;
 
 /* TSEventFunc is a continuation's callback. |contp| is the continuation, |event| why it runs
  * and |edata| the event's data (for hooks, usually the TSVConn). The return value is ignored

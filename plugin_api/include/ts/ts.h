@@ -330,6 +330,65 @@ tsapi const char *TSVConnSslProtocolGet(TSVConn sslp);
 tsapi const char *TSVConnSslCurveGet(TSVConn sslp);
 
 /* =============================================================================================
+ * ClientHello (beyond ATS 9.2)
+ *
+ * A plugin may look at the ClientHello the client sent, for example to fingerprint it or to
+ * route on its extensions. TSVConnClientHelloGet, TSClientHelloDestroy and
+ * TSClientHelloExtensionGet have ATS 10's names and signatures; TSClientHelloVersionGet,
+ * TSClientHelloCipherSuitesGet and TSClientHelloExtensionTypesGet are Tollgate additions in C
+ * for what ATS 10 offers only as C++ methods.
+ *
+ * Example: log the ALPN extension from a TS_SSL_CLIENT_HELLO_HOOK callback.
+ *
+ *   TSClientHello ch = TSVConnClientHelloGet(vc);
+ *   const unsigned char *alpn;
+ *   size_t alpn_len;
+ *   if (ch != NULL && TSClientHelloExtensionGet(ch, 16, &alpn, &alpn_len) == TS_SUCCESS) {
+ *     TSDebug("my_tag", "ALPN extension of %zu bytes", alpn_len);
+ *   }
+ *   TSClientHelloDestroy(ch);
+ *   TSVConnReenable(vc); */
+
+/* TSVConnClientHelloGet returns a copy of the ClientHello message |sslp| received, or NULL if
+ * it has not been read yet (in TS_VCONN_START_HOOK), is no longer kept (after the certificate
+ * was sent), is malformed, or |sslp| is not a TLS connection or has closed. It works in
+ * TS_SSL_CLIENT_HELLO_HOOK, TS_SSL_SERVERNAME_HOOK and TS_SSL_CERT_HOOK callbacks. The caller
+ * owns the result, which is independent of the connection, and frees it with
+ * TSClientHelloDestroy. Call it on the connection's own thread: from the hook callback, not
+ * from a task thread. */
+tsapi TSClientHello TSVConnClientHelloGet(TSVConn sslp);
+
+/* TSClientHelloDestroy frees |ch|, a result of TSVConnClientHelloGet. Pointers obtained from
+ * |ch| become invalid. NULL is ignored. Any thread. */
+tsapi void TSClientHelloDestroy(TSClientHello ch);
+
+/* TSClientHelloExtensionGet finds the first extension of type |type| (for example 0 for
+ * server_name, 16 for ALPN) in |ch|. If there is one it points |*out| at its data (without the
+ * type and length fields), stores the data's length in |*outlen| and returns TS_SUCCESS; the
+ * data is owned by |ch| and valid until TSClientHelloDestroy. It returns TS_ERROR if |ch| has no
+ * such extension or an argument is NULL. Any thread. */
+tsapi TSReturnCode TSClientHelloExtensionGet(TSClientHello ch, unsigned int type,
+    const unsigned char **out, size_t *outlen);
+
+/* TSClientHelloVersionGet returns the ClientHello's legacy_version field, for example 0x0303
+ * (a TLS 1.3 client also sends 0x0303 and lists its versions in extension 43), or 0 if |ch| is
+ * NULL. A Tollgate addition. Any thread. */
+tsapi uint16_t TSClientHelloVersionGet(TSClientHello ch);
+
+/* TSClientHelloCipherSuitesGet points |*out| at the ClientHello's cipher suites as sent: a
+ * list of 2-byte big-endian values, |*outlen| bytes in all (an even number), owned by |ch| and
+ * valid until TSClientHelloDestroy. It returns TS_SUCCESS, or TS_ERROR if an argument is NULL.
+ * A Tollgate addition. Any thread. */
+tsapi TSReturnCode TSClientHelloCipherSuitesGet(TSClientHello ch, const unsigned char **out,
+    size_t *outlen);
+
+/* TSClientHelloExtensionTypesGet stores the types of |ch|'s extensions, in the order the client
+ * sent them, in |types|, at most |max_types| of them, and returns how many there are in all
+ * (which may exceed |max_types|: call it with |max_types| 0 to size the array). It returns 0 if
+ * |ch| is NULL. |types| may be NULL when |max_types| is 0. A Tollgate addition. Any thread. */
+tsapi size_t TSClientHelloExtensionTypesGet(TSClientHello ch, uint16_t *types, size_t max_types);
+
+/* =============================================================================================
  * Addresses */
 
 /* TSNetVConnRemoteAddrGet returns the address of |vc|'s peer: the client for an inbound
