@@ -2,12 +2,11 @@
  * fingerprint of the ClientHello (TS_SSL_CLIENT_HELLO_HOOK, TSClientHello API). See
  * README.md. */
 
+#include <openssl/md5.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/md5.h>
 #include <ts/ts.h>
 
 #define PLUGIN_NAME "client_hello_log"
@@ -20,19 +19,19 @@ enum {
 
 /* A growing string; |failed| is set once an allocation fails and the text is then unusable. */
 typedef struct {
-  char *data;
+  char* data;
   size_t len;
   size_t cap;
   int failed;
 } Buf;
 
-static void buf_append(Buf *b, const char *s, size_t n) {
+static void buf_append(Buf* b, const char* s, size_t n) {
   if (b->failed) return;
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap == 0 ? 256 : b->cap;
-    char *grown;
+    char* grown;
     while (b->len + n + 1 > cap) cap *= 2;
-    grown = (char *)realloc(b->data, cap);
+    grown = (char*)realloc(b->data, cap);
     if (grown == NULL) {
       b->failed = 1;
       return;
@@ -45,9 +44,9 @@ static void buf_append(Buf *b, const char *s, size_t n) {
   b->data[b->len] = '\0';
 }
 
-static void buf_str(Buf *b, const char *s) { buf_append(b, s, strlen(s)); }
+static void buf_str(Buf* b, const char* s) { buf_append(b, s, strlen(s)); }
 
-static void buf_uint(Buf *b, unsigned value) {
+static void buf_uint(Buf* b, unsigned value) {
   char text[16];
   int n = snprintf(text, sizeof(text), "%u", value);
   if (n > 0) buf_append(b, text, (size_t)n);
@@ -58,7 +57,7 @@ static int is_grease(unsigned v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == 
 
 /* append_u16_list appends the non-GREASE big-endian 16-bit values of |p|[0..|n|) joined by
  * '-'. A trailing odd byte is ignored. */
-static void append_u16_list(Buf *b, const unsigned char *p, size_t n) {
+static void append_u16_list(Buf* b, const unsigned char* p, size_t n) {
   size_t i;
   int first = 1;
   for (i = 0; i + 1 < n; i += 2) {
@@ -71,8 +70,8 @@ static void append_u16_list(Buf *b, const unsigned char *p, size_t n) {
 }
 
 /* append_groups appends extension 10's named groups: a 2-byte length, then the list. */
-static void append_groups(Buf *b, TSClientHello ch) {
-  const unsigned char *p;
+static void append_groups(Buf* b, TSClientHello ch) {
+  const unsigned char* p;
   size_t n;
   size_t list;
   if (TSClientHelloExtensionGet(ch, kExtSupportedGroups, &p, &n) != TS_SUCCESS || n < 2) return;
@@ -82,8 +81,8 @@ static void append_groups(Buf *b, TSClientHello ch) {
 }
 
 /* append_point_formats appends extension 11's formats: a 1-byte length, then 1-byte values. */
-static void append_point_formats(Buf *b, TSClientHello ch) {
-  const unsigned char *p;
+static void append_point_formats(Buf* b, TSClientHello ch) {
+  const unsigned char* p;
   size_t n;
   size_t list;
   size_t i;
@@ -98,8 +97,8 @@ static void append_point_formats(Buf *b, TSClientHello ch) {
 
 /* append_alpn appends the ALPN protocol names (extension 16) joined by ','; bytes outside
  * printable ASCII, and ',', become '?'. */
-static void append_alpn(Buf *b, TSClientHello ch) {
-  const unsigned char *p;
+static void append_alpn(Buf* b, TSClientHello ch) {
+  const unsigned char* p;
   size_t n;
   size_t at;
   size_t end;
@@ -123,11 +122,11 @@ static void append_alpn(Buf *b, TSClientHello ch) {
 }
 
 /* fingerprint builds "version,ciphers,extensions,groups,ec_point_formats" into |b|. */
-static void fingerprint(Buf *b, TSClientHello ch) {
-  const unsigned char *suites;
+static void fingerprint(Buf* b, TSClientHello ch) {
+  const unsigned char* suites;
   size_t suites_len;
   size_t count = TSClientHelloExtensionTypesGet(ch, NULL, 0);
-  uint16_t *types = count > 0 ? (uint16_t *)calloc(count, sizeof(uint16_t)) : NULL;
+  uint16_t* types = count > 0 ? (uint16_t*)calloc(count, sizeof(uint16_t)) : NULL;
   size_t i;
   int first = 1;
   buf_uint(b, TSClientHelloVersionGet(ch));
@@ -153,10 +152,10 @@ static void fingerprint(Buf *b, TSClientHello ch) {
   append_point_formats(b, ch);
 }
 
-static int on_client_hello(TSCont contp, TSEvent event, void *edata) {
+static int on_client_hello(TSCont contp, TSEvent event, void* edata) {
   TSVConn vc = (TSVConn)edata;
   int sni_len = 0;
-  const char *sni = TSVConnSslSniGet(vc, &sni_len);
+  const char* sni = TSVConnSslSniGet(vc, &sni_len);
   TSClientHello ch;
   (void)contp;
   (void)event;
@@ -180,7 +179,7 @@ static int on_client_hello(TSCont contp, TSEvent event, void *edata) {
       unsigned char digest[MD5_DIGEST_LENGTH];
       char hex[2 * MD5_DIGEST_LENGTH + 1];
       int i;
-      MD5((const uint8_t *)print.data, print.len, digest);
+      MD5((const uint8_t*)print.data, print.len, digest);
       for (i = 0; i < MD5_DIGEST_LENGTH; ++i) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
       TSDebug(PLUGIN_NAME, "sni=%.*s alpn=%s ja3=%s ja3_md5=%s", sni_len, sni, alpn.data,
               print.data, hex);
@@ -193,7 +192,7 @@ static int on_client_hello(TSCont contp, TSEvent event, void *edata) {
   return 0;
 }
 
-void TSPluginInit(int argc, const char *argv[]) {
+void TSPluginInit(int argc, const char* argv[]) {
   TSPluginRegistrationInfo info;
   (void)argc;
   (void)argv;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
 #include <ts/ts.h>
 
 #define PLUGIN_NAME "preaccept_acl"
@@ -19,15 +18,15 @@ typedef struct {
   int prefix;
 } Cidr;
 
-static Cidr *allowed = NULL;
+static Cidr* allowed = NULL;
 static int allowed_count = 0;
 static int rejected_stat = -1;
 
 /* parse_cidr reads "ADDR/PREFIX" (or a bare ADDR: a single host) into |out|. It returns 1 on
  * success and 0 for anything else. */
-static int parse_cidr(const char *arg, Cidr *out) {
+static int parse_cidr(const char* arg, Cidr* out) {
   char buf[INET6_ADDRSTRLEN + 8];
-  const char *slash = strchr(arg, '/');
+  const char* slash = strchr(arg, '/');
   size_t addr_len = slash != NULL ? (size_t)(slash - arg) : strlen(arg);
   int max_prefix;
   if (addr_len == 0 || addr_len >= sizeof(buf)) return 0;
@@ -45,8 +44,8 @@ static int parse_cidr(const char *arg, Cidr *out) {
   }
   out->prefix = max_prefix;
   if (slash != NULL) {
-    const char *digits = slash + 1;
-    char *end = NULL;
+    const char* digits = slash + 1;
+    char* end = NULL;
     long prefix;
     if (*digits < '0' || *digits > '9') return 0;
     prefix = strtol(digits, &end, 10);
@@ -56,7 +55,7 @@ static int parse_cidr(const char *arg, Cidr *out) {
   return 1;
 }
 
-static int prefix_matches(const unsigned char *a, const unsigned char *b, int prefix) {
+static int prefix_matches(const unsigned char* a, const unsigned char* b, int prefix) {
   int full = prefix / 8;
   int rest = prefix % 8;
   if (memcmp(a, b, (size_t)full) != 0) return 0;
@@ -66,42 +65,42 @@ static int prefix_matches(const unsigned char *a, const unsigned char *b, int pr
 
 /* is_allowed returns 1 if |sa| lies in an allowed block. An IPv4-mapped IPv6 address
  * (::ffff:a.b.c.d) is also checked as the IPv4 address. */
-static int is_allowed(struct sockaddr const *sa) {
+static int is_allowed(struct sockaddr const* sa) {
   unsigned char v4[4];
-  const unsigned char *v6 = NULL;
+  const unsigned char* v6 = NULL;
   int has_v4 = 0;
   int i;
   if (sa->sa_family == AF_INET) {
-    memcpy(v4, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    memcpy(v4, &((const struct sockaddr_in*)(const void*)sa)->sin_addr, 4);
     has_v4 = 1;
   } else if (sa->sa_family == AF_INET6) {
     static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    v6 = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    v6 = (const unsigned char*)&((const struct sockaddr_in6*)(const void*)sa)->sin6_addr;
     if (memcmp(v6, kMapped, sizeof(kMapped)) == 0) {
       memcpy(v4, v6 + 12, 4);
       has_v4 = 1;
     }
   }
   for (i = 0; i < allowed_count; ++i) {
-    const Cidr *c = &allowed[i];
+    const Cidr* c = &allowed[i];
     if (c->family == AF_INET && has_v4 && prefix_matches(c->addr, v4, c->prefix)) return 1;
     if (c->family == AF_INET6 && v6 != NULL && prefix_matches(c->addr, v6, c->prefix)) return 1;
   }
   return 0;
 }
 
-static int on_vconn_start(TSCont contp, TSEvent event, void *edata) {
+static int on_vconn_start(TSCont contp, TSEvent event, void* edata) {
   TSVConn vc = (TSVConn)edata;
-  struct sockaddr const *remote = TSNetVConnRemoteAddrGet(vc);
+  struct sockaddr const* remote = TSNetVConnRemoteAddrGet(vc);
   (void)contp;
   (void)event;
   if (remote != NULL && !is_allowed(remote)) {
     char text[INET6_ADDRSTRLEN] = "?";
     if (remote->sa_family == AF_INET) {
-      inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)remote)->sin_addr, text,
+      inet_ntop(AF_INET, &((const struct sockaddr_in*)(const void*)remote)->sin_addr, text,
                 sizeof(text));
     } else if (remote->sa_family == AF_INET6) {
-      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)remote)->sin6_addr, text,
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6*)(const void*)remote)->sin6_addr, text,
                 sizeof(text));
     }
     TSDebug(PLUGIN_NAME, "rejecting %s: outside every allowed block", text);
@@ -113,7 +112,7 @@ static int on_vconn_start(TSCont contp, TSEvent event, void *edata) {
   return 0;
 }
 
-void TSPluginInit(int argc, const char *argv[]) {
+void TSPluginInit(int argc, const char* argv[]) {
   TSPluginRegistrationInfo info;
   int i;
   info.plugin_name = PLUGIN_NAME;
@@ -127,7 +126,7 @@ void TSPluginInit(int argc, const char *argv[]) {
   free(allowed);
   allowed = NULL;
   allowed_count = 0;
-  if (argc > 1) allowed = (Cidr *)calloc((size_t)(argc - 1), sizeof(Cidr));
+  if (argc > 1) allowed = (Cidr*)calloc((size_t)(argc - 1), sizeof(Cidr));
   for (i = 1; i < argc && allowed != NULL; ++i) {
     if (parse_cidr(argv[i], &allowed[allowed_count])) {
       ++allowed_count;
@@ -141,8 +140,8 @@ void TSPluginInit(int argc, const char *argv[]) {
     return;
   }
   if (TSStatFindName(STAT_NAME, &rejected_stat) != TS_SUCCESS) {
-    rejected_stat = TSStatCreate(STAT_NAME, TS_RECORDDATATYPE_INT, TS_STAT_NON_PERSISTENT,
-                                 TS_STAT_SYNC_COUNT);
+    rejected_stat =
+        TSStatCreate(STAT_NAME, TS_RECORDDATATYPE_INT, TS_STAT_NON_PERSISTENT, TS_STAT_SYNC_COUNT);
   }
   if (rejected_stat < 0) {
     TSError("[" PLUGIN_NAME "] cannot create the stat " STAT_NAME "; the plugin rejects nothing");

@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <ts/ts.h>
 
 #define PLUGIN_NAME "sni_tunnel"
@@ -12,15 +11,15 @@
 /* The names from the arguments, lower-cased. An entry "*.example.com" is kept as
  * ".example.com" with |wildcard| set: it matches exactly one label before that suffix. */
 typedef struct {
-  char *name;
+  char* name;
   size_t len;
   int wildcard;
 } Entry;
 
-static Entry *entries = NULL;
+static Entry* entries = NULL;
 static int entry_count = 0;
 
-static int names_equal(const char *a, const char *b, size_t len) {
+static int names_equal(const char* a, const char* b, size_t len) {
   size_t i;
   for (i = 0; i < len; ++i) {
     if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return 0;
@@ -28,7 +27,7 @@ static int names_equal(const char *a, const char *b, size_t len) {
   return 1;
 }
 
-static int matches(const Entry *e, const char *sni, size_t len) {
+static int matches(const Entry* e, const char* sni, size_t len) {
   size_t label;
   if (!e->wildcard) return len == e->len && names_equal(sni, e->name, len);
   /* "*.example.com" (stored ".example.com"): a non-empty first label without a dot. */
@@ -38,10 +37,10 @@ static int matches(const Entry *e, const char *sni, size_t len) {
   return names_equal(sni + label, e->name, e->len);
 }
 
-static int on_servername(TSCont contp, TSEvent event, void *edata) {
+static int on_servername(TSCont contp, TSEvent event, void* edata) {
   TSVConn vc = (TSVConn)edata;
   int len = 0;
-  const char *sni = TSVConnSslSniGet(vc, &len);
+  const char* sni = TSVConnSslSniGet(vc, &len);
   int i;
   (void)contp;
   (void)event;
@@ -62,7 +61,7 @@ static int on_servername(TSCont contp, TSEvent event, void *edata) {
   return 0;
 }
 
-void TSPluginInit(int argc, const char *argv[]) {
+void TSPluginInit(int argc, const char* argv[]) {
   TSPluginRegistrationInfo info;
   int i;
   info.plugin_name = PLUGIN_NAME;
@@ -76,14 +75,14 @@ void TSPluginInit(int argc, const char *argv[]) {
     TSError("[" PLUGIN_NAME "] no server names given; the plugin tunnels nothing");
     return;
   }
-  entries = (Entry *)calloc((size_t)(argc - 1), sizeof(Entry));
+  entries = (Entry*)calloc((size_t)(argc - 1), sizeof(Entry));
   if (entries == NULL) {
     TSError("[" PLUGIN_NAME "] out of memory");
     return;
   }
   for (i = 1; i < argc; ++i) {
-    const char *arg = argv[i];
-    Entry *e = &entries[entry_count];
+    const char* arg = argv[i];
+    Entry* e = &entries[entry_count];
     size_t j;
     if (strncmp(arg, "*.", 2) == 0) {
       e->wildcard = 1;
@@ -94,7 +93,7 @@ void TSPluginInit(int argc, const char *argv[]) {
       TSError("[" PLUGIN_NAME "] empty server name argument '%s' ignored", argv[i]);
       continue;
     }
-    e->name = (char *)malloc(e->len + 1);
+    e->name = (char*)malloc(e->len + 1);
     if (e->name == NULL) {
       TSError("[" PLUGIN_NAME "] out of memory");
       return;

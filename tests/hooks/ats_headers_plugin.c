@@ -5,10 +5,10 @@
 
 static int servername_calls = -1;
 
-static int OnServername(TSCont contp, TSEvent event, void *edata) {
+static int OnServername(TSCont contp, TSEvent event, void* edata) {
   TSVConn vc = (TSVConn)edata;
   int length = 0;
-  const char *sni = TSVConnSslSniGet(vc, &length);
+  const char* sni = TSVConnSslSniGet(vc, &length);
   (void)contp;
   TSDebug("ats_abi", "servername event=%d sni=%.*s", (int)event, length, sni != NULL ? sni : "");
   TSStatIntIncrement(servername_calls, 1);
@@ -16,14 +16,14 @@ static int OnServername(TSCont contp, TSEvent event, void *edata) {
   return 0;
 }
 
-static int OnLifecycle(TSCont contp, TSEvent event, void *edata) {
+static int OnLifecycle(TSCont contp, TSEvent event, void* edata) {
   (void)contp;
   (void)edata;
   TSDebug("ats_abi", "lifecycle event=%d", (int)event);
   return 0;
 }
 
-void TSPluginInit(int argc, const char *argv[]) {
+void TSPluginInit(int argc, const char* argv[]) {
   TSPluginRegistrationInfo info;
   (void)argc;
   (void)argv;

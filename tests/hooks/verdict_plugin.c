@@ -11,14 +11,14 @@
 
 #define TAG "verdict"
 
-static int Error(TSCont contp, TSEvent event, void *edata) {
+static int Error(TSCont contp, TSEvent event, void* edata) {
   (void)contp;
   TSDebug(TAG, "error at event %d", (int)event);
   TSVConnReenableEx((TSVConn)edata, TS_EVENT_ERROR);
   return 0;
 }
 
-static int Tunnel(TSCont contp, TSEvent event, void *edata) {
+static int Tunnel(TSCont contp, TSEvent event, void* edata) {
   (void)contp;
   TSReturnCode rc = TSVConnTunnel((TSVConn)edata);
   TSDebug(TAG, "tunnel at event %d: %s", (int)event, rc == TS_SUCCESS ? "accepted" : "refused");
@@ -26,23 +26,28 @@ static int Tunnel(TSCont contp, TSEvent event, void *edata) {
   return 0;
 }
 
-static int Close(TSCont contp, TSEvent event, void *edata) {
+static int Close(TSCont contp, TSEvent event, void* edata) {
   (void)contp;
   TSDebug(TAG, "close event %d", (int)event);
   TSVConnReenable((TSVConn)edata);
   return 0;
 }
 
-static int HookOf(const char *name, TSHttpHookID *out) {
-  if (strcmp(name, "start") == 0) *out = TS_VCONN_START_HOOK;
-  else if (strcmp(name, "client_hello") == 0) *out = TS_SSL_CLIENT_HELLO_HOOK;
-  else if (strcmp(name, "servername") == 0) *out = TS_SSL_SERVERNAME_HOOK;
-  else if (strcmp(name, "cert") == 0) *out = TS_SSL_CERT_HOOK;
-  else return 0;
+static int HookOf(const char* name, TSHttpHookID* out) {
+  if (strcmp(name, "start") == 0)
+    *out = TS_VCONN_START_HOOK;
+  else if (strcmp(name, "client_hello") == 0)
+    *out = TS_SSL_CLIENT_HELLO_HOOK;
+  else if (strcmp(name, "servername") == 0)
+    *out = TS_SSL_SERVERNAME_HOOK;
+  else if (strcmp(name, "cert") == 0)
+    *out = TS_SSL_CERT_HOOK;
+  else
+    return 0;
   return 1;
 }
 
-void TSPluginInit(int argc, const char *argv[]) {
+void TSPluginInit(int argc, const char* argv[]) {
   TSPluginRegistrationInfo info = {"verdict_plugin", "Tollgate tests", "dev@tollgate.invalid"};
   if (TSPluginRegister(&info) != TS_SUCCESS) return;
   for (int i = 1; i < argc; ++i) {

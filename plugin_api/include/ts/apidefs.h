@@ -69,17 +69,17 @@ typedef enum {
 
 /* TSPluginRegistrationInfo names a plugin for TSPluginRegister, which copies the strings. */
 typedef struct {
-  const char *plugin_name;
-  const char *vendor_name;
-  const char *support_email;
+  const char* plugin_name;
+  const char* vendor_name;
+  const char* support_email;
 } TSPluginRegistrationInfo;
 
 /* TSPluginMsg is the event data of TS_EVENT_LIFECYCLE_MSG: a message an operator sent to
  * plugins. |tag| is NUL-terminated; |data| holds |data_size| bytes. Both belong to the core and
  * are valid only during the callback. */
 typedef struct {
-  const char *tag;
-  void const *data;
+  const char* tag;
+  void const* data;
   size_t data_size;
 } TSPluginMsg;
 
@@ -352,36 +352,36 @@ typedef enum {
  * plugin code that converts or forward-declares them keeps compiling. */
 
 /* TSCont is a continuation: a callback with optional data and an optional mutex. */
-typedef struct tsapi_cont *TSCont;
+typedef struct tsapi_cont* TSCont;
 /* TSVConn is a connection. It shares TSCont's struct tag, as in ATS: a connection is a kind of
  * continuation, and hook callbacks receive it as their edata. */
-typedef struct tsapi_cont *TSVConn;
+typedef struct tsapi_cont* TSVConn;
 /* TSMutex is a recursive mutex shared by continuations (TSMutexCreate). */
-typedef struct tsapi_mutex *TSMutex;
+typedef struct tsapi_mutex* TSMutex;
 /* TSAction is scheduled work that can still be cancelled (TSActionCancel). */
-typedef struct tsapi_action *TSAction;
+typedef struct tsapi_action* TSAction;
 /* TSThread is any thread known to the core; TSEventThread is a thread that runs an event
  * loop (a net or task thread). */
-typedef struct tsapi_thread *TSThread;
-typedef struct tsapi_event_thread *TSEventThread;
+typedef struct tsapi_thread* TSThread;
+typedef struct tsapi_event_thread* TSEventThread;
 /* TSSslConnection is a connection's BoringSSL object: cast it to SSL *. */
-typedef struct tsapi_ssl_obj *TSSslConnection;
+typedef struct tsapi_ssl_obj* TSSslConnection;
 /* TSSslContext is an SSL_CTX *. */
-typedef struct tsapi_ssl_context *TSSslContext;
+typedef struct tsapi_ssl_context* TSSslContext;
 /* TSSslSession is an SSL_SESSION *. */
-typedef struct tsapi_ssl_session *TSSslSession;
+typedef struct tsapi_ssl_session* TSSslSession;
 /* TSSslVerifyCTX is the X509_STORE_CTX * of a certificate check in progress. */
-typedef struct tsapi_x509_store_ctx *TSSslVerifyCTX;
+typedef struct tsapi_x509_store_ctx* TSSslVerifyCTX;
 /* TSSslX509 is an X509 *. */
-typedef struct tsapi_x509 *TSSslX509;
+typedef struct tsapi_x509* TSSslX509;
 /* TSClientHello is a copy of a connection's ClientHello with its fields located
  * (TSVConnClientHelloGet). Beyond ATS 9.2: the name and struct tag are ATS 10's. */
-typedef struct tsapi_client_hello *TSClientHello;
+typedef struct tsapi_client_hello* TSClientHello;
 
 /* TSEventFunc is a continuation's callback. |contp| is the continuation, |event| why it runs
  * and |edata| the event's data (for hooks, usually the TSVConn). The return value is ignored
  * by the TLS hooks; return 0. */
-typedef int (*TSEventFunc)(TSCont contp, TSEvent event, void *edata);
+typedef int (*TSEventFunc)(TSCont contp, TSEvent event, void* edata);
 
 /* ---------------------------------------------------------------------------------------------
  * TLS sessions */
@@ -401,8 +401,8 @@ typedef struct TSSslSessionID_s {
  *
  * NUL-terminated protocol ids as they appear on the wire, defined by the Tollgate binary. Pass
  * them to TSVConnProtocolEnable and TSVConnProtocolDisable. */
-extern tsapi const char *const TS_ALPN_PROTOCOL_HTTP_1_1; /* "http/1.1" */
-extern tsapi const char *const TS_ALPN_PROTOCOL_HTTP_2_0; /* "h2" */
+extern tsapi const char* const TS_ALPN_PROTOCOL_HTTP_1_1; /* "http/1.1" */
+extern tsapi const char* const TS_ALPN_PROTOCOL_HTTP_2_0; /* "h2" */
 
 #ifdef __cplusplus
 }

@@ -71,7 +71,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-
 #include <ts/apidefs.h>
 
 #ifdef __cplusplus
@@ -87,16 +86,16 @@ extern "C" {
  * are the words that follow it on that line. The strings belong to the core and stay valid
  * only during the call; copy what is needed later. A plugin that cannot start logs the reason
  * with TSError and returns without adding hooks. */
-extern tsapi void TSPluginInit(int argc, const char *argv[]);
+extern tsapi void TSPluginInit(int argc, const char* argv[]);
 
 /* TSPluginRegister records the plugin's name, vendor and support address, copying the
  * strings. It returns TS_SUCCESS, or TS_ERROR if |plugin_info| or its |plugin_name| is NULL or
  * the call is not made from inside TSPluginInit. Call it first thing in TSPluginInit. */
-tsapi TSReturnCode TSPluginRegister(const TSPluginRegistrationInfo *plugin_info);
+tsapi TSReturnCode TSPluginRegister(const TSPluginRegistrationInfo* plugin_info);
 
 /* TSTrafficServerVersionGet returns the ATS API version the running binary implements, as
  * "MAJOR.MINOR.PATCH" (9.2.x). The string is static: never free or modify it. Any thread. */
-tsapi const char *TSTrafficServerVersionGet(void);
+tsapi const char* TSTrafficServerVersionGet(void);
 
 /* TSTrafficServerVersionGetMajor returns the first number of TSTrafficServerVersionGet's
  * string (9). Any thread. */
@@ -130,16 +129,16 @@ tsapi void TSContDestroy(TSCont contp);
 
 /* TSContDataSet stores |data| in |contp|. The core never reads or frees it; the plugin owns
  * it. Any thread, but plugins usually set it once, before the continuation can run. */
-tsapi void TSContDataSet(TSCont contp, void *data);
+tsapi void TSContDataSet(TSCont contp, void* data);
 
 /* TSContDataGet returns the pointer last stored with TSContDataSet, or NULL if none was. Any
  * thread. */
-tsapi void *TSContDataGet(TSCont contp);
+tsapi void* TSContDataGet(TSCont contp);
 
 /* TSContCall runs |contp|'s callback now, on the calling thread, with |event| and |edata|, and
  * returns what the callback returns. If |contp| has a mutex, the calling thread takes it for
  * the call (it may already hold it; the mutex is recursive). */
-tsapi int TSContCall(TSCont contp, TSEvent event, void *edata);
+tsapi int TSContCall(TSCont contp, TSEvent event, void* edata);
 
 /* TSContMutexGet returns the mutex given to TSContCreate, or NULL if there was none. The
  * continuation keeps ownership. Any thread. */
@@ -278,7 +277,7 @@ tsapi int TSVConnIsSsl(TSVConn sslp);
  * bytes (0 for the empty string and for NULL). The string is NUL-terminated and owned by the
  * connection: never free it; it stays valid until the connection's close hooks have
  * returned. */
-tsapi const char *TSVConnSslSniGet(TSVConn sslp, int *length);
+tsapi const char* TSVConnSslSniGet(TSVConn sslp, int* length);
 
 /* TSVConnSslVerifyCTXGet returns the X509_STORE_CTX (cast it to X509_STORE_CTX *) of the
  * certificate check in progress, or NULL outside one. It is not NULL only during
@@ -290,12 +289,12 @@ tsapi TSSslVerifyCTX TSVConnSslVerifyCTXGet(TSVConn sslp);
  * ALPN protocols |connp| offers, if the port supports it. It returns TS_SUCCESS, or TS_ERROR if
  * the protocol is unknown to Tollgate or ALPN has already been negotiated. Call it from
  * TS_VCONN_START_HOOK, TS_SSL_CLIENT_HELLO_HOOK or TS_SSL_SERVERNAME_HOOK. */
-tsapi TSReturnCode TSVConnProtocolEnable(TSVConn connp, const char *protocol_name);
+tsapi TSReturnCode TSVConnProtocolEnable(TSVConn connp, const char* protocol_name);
 
 /* TSVConnProtocolDisable removes |protocol_name| from the ALPN protocols |connp| offers. It
  * returns TS_SUCCESS, or TS_ERROR if the protocol is unknown to Tollgate or ALPN has already
  * been negotiated. Call it from the same hooks as TSVConnProtocolEnable. */
-tsapi TSReturnCode TSVConnProtocolDisable(TSVConn connp, const char *protocol_name);
+tsapi TSReturnCode TSVConnProtocolDisable(TSVConn connp, const char* protocol_name);
 
 /* TSVConnClose closes |connp| normally; its close hooks run. Inside a hook callback, prefer
  * TSVConnReenableEx(connp, TS_EVENT_ERROR), which ends the handshake and also satisfies the
@@ -318,16 +317,16 @@ tsapi int TSVConnIsSslReused(TSVConn sslp);
 /* TSVConnSslCipherGet returns the name of the negotiated cipher suite, for example
  * "TLS_AES_128_GCM_SHA256", or NULL before the handshake has chosen one. The string is static:
  * never free it. */
-tsapi const char *TSVConnSslCipherGet(TSVConn sslp);
+tsapi const char* TSVConnSslCipherGet(TSVConn sslp);
 
 /* TSVConnSslProtocolGet returns the negotiated TLS version, for example "TLSv1.3", or NULL
  * before it is known. The string is static: never free it. */
-tsapi const char *TSVConnSslProtocolGet(TSVConn sslp);
+tsapi const char* TSVConnSslProtocolGet(TSVConn sslp);
 
 /* TSVConnSslCurveGet returns the name of the negotiated key-exchange group, for example
  * "X25519", or NULL before it is known or if the handshake used none. The string is static:
  * never free it. */
-tsapi const char *TSVConnSslCurveGet(TSVConn sslp);
+tsapi const char* TSVConnSslCurveGet(TSVConn sslp);
 
 /* =============================================================================================
  * ClientHello (beyond ATS 9.2)
@@ -368,7 +367,7 @@ tsapi void TSClientHelloDestroy(TSClientHello ch);
  * data is owned by |ch| and valid until TSClientHelloDestroy. It returns TS_ERROR if |ch| has no
  * such extension or an argument is NULL. Any thread. */
 tsapi TSReturnCode TSClientHelloExtensionGet(TSClientHello ch, unsigned int type,
-    const unsigned char **out, size_t *outlen);
+                                             const unsigned char** out, size_t* outlen);
 
 /* TSClientHelloVersionGet returns the ClientHello's legacy_version field, for example 0x0303
  * (a TLS 1.3 client also sends 0x0303 and lists its versions in extension 43), or 0 if |ch| is
@@ -379,14 +378,14 @@ tsapi uint16_t TSClientHelloVersionGet(TSClientHello ch);
  * list of 2-byte big-endian values, |*outlen| bytes in all (an even number), owned by |ch| and
  * valid until TSClientHelloDestroy. It returns TS_SUCCESS, or TS_ERROR if an argument is NULL.
  * A Tollgate addition. Any thread. */
-tsapi TSReturnCode TSClientHelloCipherSuitesGet(TSClientHello ch, const unsigned char **out,
-    size_t *outlen);
+tsapi TSReturnCode TSClientHelloCipherSuitesGet(TSClientHello ch, const unsigned char** out,
+                                                size_t* outlen);
 
 /* TSClientHelloExtensionTypesGet stores the types of |ch|'s extensions, in the order the client
  * sent them, in |types|, at most |max_types| of them, and returns how many there are in all
  * (which may exceed |max_types|: call it with |max_types| 0 to size the array). It returns 0 if
  * |ch| is NULL. |types| may be NULL when |max_types| is 0. A Tollgate addition. Any thread. */
-tsapi size_t TSClientHelloExtensionTypesGet(TSClientHello ch, uint16_t *types, size_t max_types);
+tsapi size_t TSClientHelloExtensionTypesGet(TSClientHello ch, uint16_t* types, size_t max_types);
 
 /* =============================================================================================
  * Addresses */
@@ -395,12 +394,12 @@ tsapi size_t TSClientHelloExtensionTypesGet(TSClientHello ch, uint16_t *types, s
  * connection, the origin for an outbound one. It is a struct sockaddr_in or sockaddr_in6 (see
  * sa_family), owned by the connection and valid until its close hooks have returned. It
  * returns NULL if |vc| has closed. Any thread. */
-tsapi struct sockaddr const *TSNetVConnRemoteAddrGet(TSVConn vc);
+tsapi struct sockaddr const* TSNetVConnRemoteAddrGet(TSVConn vc);
 
 /* TSNetVConnLocalAddrGet returns |vc|'s own address: for an inbound connection, the address
  * and port the client connected to. Ownership and lifetime are as for
  * TSNetVConnRemoteAddrGet. */
-tsapi struct sockaddr const *TSNetVConnLocalAddrGet(TSVConn vc);
+tsapi struct sockaddr const* TSNetVConnLocalAddrGet(TSVConn vc);
 
 /* =============================================================================================
  * SSL contexts
@@ -413,12 +412,12 @@ tsapi struct sockaddr const *TSNetVConnLocalAddrGet(TSVConn vc);
  * matches none. The table owns the context: never free it. It stays valid until the next
  * certificate reload; a plugin that keeps it longer takes its own reference (SSL_CTX_up_ref).
  * Any thread. */
-tsapi TSSslContext TSSslContextFindByName(const char *name);
+tsapi TSSslContext TSSslContextFindByName(const char* name);
 
 /* TSSslContextFindByAddr returns the server context configured for the local address |addr|
  * (ssl_multicert dest_ip), or NULL if there is none. Ownership and lifetime are as for
  * TSSslContextFindByName. Any thread. */
-tsapi TSSslContext TSSslContextFindByAddr(struct sockaddr const *);
+tsapi TSSslContext TSSslContextFindByAddr(struct sockaddr const*);
 
 /* TSSslServerContextCreate returns a new server context with Tollgate's TLS settings
  * (protocols, ciphers, session tickets) and no certificate: the plugin installs its
@@ -428,8 +427,8 @@ tsapi TSSslContext TSSslContextFindByAddr(struct sockaddr const *);
  * caller keeps ownership of |cert|. It returns NULL on failure. The caller owns the result:
  * give it to a connection with SSL_set_SSL_CTX in TS_SSL_CERT_HOOK and free it with
  * TSSslContextDestroy. Any thread; it may read files, so prefer a task thread. */
-tsapi TSSslContext TSSslServerContextCreate(TSSslX509 cert, const char *certname,
-    const char *rsp_file);
+tsapi TSSslContext TSSslServerContextCreate(TSSslX509 cert, const char* certname,
+                                            const char* rsp_file);
 
 /* TSSslContextDestroy releases a context from TSSslServerContextCreate. Connections already
  * using it keep it alive until they close. Never pass a context from TSSslContextFindBy*. */
@@ -439,7 +438,7 @@ tsapi void TSSslContextDestroy(TSSslContext ctx);
  * |ticketDataLen| bytes at |ticketData|: one or more 48-byte keys, the first used to issue new
  * tickets and all of them to accept tickets. The core copies the data. It returns TS_SUCCESS, or
  * TS_ERROR if |ticketDataLen| is not a positive multiple of 48. Any thread. */
-tsapi TSReturnCode TSSslTicketKeyUpdate(char *ticketData, int ticketDataLen);
+tsapi TSReturnCode TSSslTicketKeyUpdate(char* ticketData, int ticketDataLen);
 
 /* =============================================================================================
  * User arguments
@@ -453,52 +452,52 @@ tsapi TSReturnCode TSSslTicketKeyUpdate(char *ticketData, int ticketDataLen);
  * |name| identifies the slot to other plugins (TSUserArgIndexNameLookup) and must not be
  * NULL; |description| may be NULL. The core copies both. It returns TS_SUCCESS, or TS_ERROR if
  * an argument is invalid or every slot of the kind is taken. Call it from TSPluginInit. */
-tsapi TSReturnCode TSUserArgIndexReserve(TSUserArgType type, const char *name,
-    const char *description, int *arg_idx);
+tsapi TSReturnCode TSUserArgIndexReserve(TSUserArgType type, const char* name,
+                                         const char* description, int* arg_idx);
 
 /* TSUserArgIndexNameLookup finds the slot of kind |type| reserved under |name|. On success it
  * stores the index in |arg_idx| and, if |description| is not NULL, the reserver's description
  * (owned by the core) in |description|, and returns TS_SUCCESS. It returns TS_ERROR if no such
  * slot exists. Any thread. */
-tsapi TSReturnCode TSUserArgIndexNameLookup(TSUserArgType type, const char *name, int *arg_idx,
-    const char **description);
+tsapi TSReturnCode TSUserArgIndexNameLookup(TSUserArgType type, const char* name, int* arg_idx,
+                                            const char** description);
 
 /* TSUserArgIndexLookup finds the slot of kind |type| at index |arg_idx|. On success it stores
  * its name and description (owned by the core; either out pointer may be NULL) and returns
  * TS_SUCCESS. It returns TS_ERROR if the index is not reserved. Any thread. */
-tsapi TSReturnCode TSUserArgIndexLookup(TSUserArgType type, int arg_idx, const char **name,
-    const char **description);
+tsapi TSReturnCode TSUserArgIndexLookup(TSUserArgType type, int arg_idx, const char** name,
+                                        const char** description);
 
 /* TSUserArgSet stores |arg| in slot |arg_idx| of |data|: a TSVConn for a TS_USER_ARGS_VCONN
  * slot, or NULL for a TS_USER_ARGS_GLB slot. Every slot starts as NULL. Slots of one
  * connection are meant to be used from that connection's hook callbacks; the core does not
  * lock them. */
-tsapi void TSUserArgSet(void *data, int arg_idx, void *arg);
+tsapi void TSUserArgSet(void* data, int arg_idx, void* arg);
 
 /* TSUserArgGet returns the pointer last stored in slot |arg_idx| of |data| (see TSUserArgSet),
  * or NULL if none was. */
-tsapi void *TSUserArgGet(void *data, int arg_idx);
+tsapi void* TSUserArgGet(void* data, int arg_idx);
 
 /* TSVConnArgIndexReserve is TSUserArgIndexReserve(TS_USER_ARGS_VCONN, ...). Deprecated since
  * ATS 9.0. */
-tsapi TS_DEPRECATED TSReturnCode TSVConnArgIndexReserve(const char *name, const char *description,
-    int *arg_idx);
+tsapi TS_DEPRECATED TSReturnCode TSVConnArgIndexReserve(const char* name, const char* description,
+                                                        int* arg_idx);
 
 /* TSVConnArgIndexNameLookup is TSUserArgIndexNameLookup(TS_USER_ARGS_VCONN, ...). Deprecated
  * since ATS 9.0. */
-tsapi TS_DEPRECATED TSReturnCode TSVConnArgIndexNameLookup(const char *name, int *arg_idx,
-    const char **description);
+tsapi TS_DEPRECATED TSReturnCode TSVConnArgIndexNameLookup(const char* name, int* arg_idx,
+                                                           const char** description);
 
 /* TSVConnArgIndexLookup is TSUserArgIndexLookup(TS_USER_ARGS_VCONN, ...). Deprecated since
  * ATS 9.0. */
-tsapi TS_DEPRECATED TSReturnCode TSVConnArgIndexLookup(int arg_idx, const char **name,
-    const char **description);
+tsapi TS_DEPRECATED TSReturnCode TSVConnArgIndexLookup(int arg_idx, const char** name,
+                                                       const char** description);
 
 /* TSVConnArgSet is TSUserArgSet(connp, arg_idx, arg). Deprecated since ATS 9.0. */
-tsapi TS_DEPRECATED void TSVConnArgSet(TSVConn connp, int arg_idx, void *arg);
+tsapi TS_DEPRECATED void TSVConnArgSet(TSVConn connp, int arg_idx, void* arg);
 
 /* TSVConnArgGet is TSUserArgGet(connp, arg_idx). Deprecated since ATS 9.0. */
-tsapi TS_DEPRECATED void *TSVConnArgGet(TSVConn connp, int arg_idx);
+tsapi TS_DEPRECATED void* TSVConnArgGet(TSVConn connp, int arg_idx);
 
 /* =============================================================================================
  * Diagnostics
@@ -508,31 +507,31 @@ tsapi TS_DEPRECATED void *TSVConnArgGet(TSVConn connp, int arg_idx);
 
 /* TSIsDebugTagSet returns nonzero if debug output is on for |t| (proxy.config.diags.debug.tags
  * matches it) and 0 otherwise. Use it to skip expensive work done only for TSDebug. */
-tsapi int TSIsDebugTagSet(const char *t);
+tsapi int TSIsDebugTagSet(const char* t);
 
 /* TSDebug writes a DIAG line, "(tag) message", if debug output is on for |tag|, and does
  * nothing otherwise. */
-tsapi void TSDebug(const char *tag, const char *format_str, ...) TS_PRINTFLIKE(2, 3);
+tsapi void TSDebug(const char* tag, const char* format_str, ...) TS_PRINTFLIKE(2, 3);
 
 /* TSStatus writes a STATUS line: routine information. */
-tsapi void TSStatus(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSStatus(const char* fmt, ...) TS_PRINTFLIKE(1, 2);
 
 /* TSNote writes a NOTE line: information an operator may want. */
-tsapi void TSNote(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSNote(const char* fmt, ...) TS_PRINTFLIKE(1, 2);
 
 /* TSWarning writes a WARNING line: something is wrong but service continues as intended. */
-tsapi void TSWarning(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSWarning(const char* fmt, ...) TS_PRINTFLIKE(1, 2);
 
 /* TSError writes an ERROR line: an operation failed. */
-tsapi void TSError(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSError(const char* fmt, ...) TS_PRINTFLIKE(1, 2);
 
 /* TSFatal writes a FATAL line, then ends the process with a failure status, so that a
  * supervisor may restart it. It does not return. */
-tsapi void TSFatal(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSFatal(const char* fmt, ...) TS_PRINTFLIKE(1, 2);
 
 /* TSEmergency writes an EMERGENCY line, then ends the process with a failure status. Use it
  * when a restart cannot help and an operator must act. It does not return. */
-tsapi void TSEmergency(const char *fmt, ...) TS_PRINTFLIKE(1, 2);
+tsapi void TSEmergency(const char* fmt, ...) TS_PRINTFLIKE(1, 2);
 
 /* =============================================================================================
  * Stats
@@ -559,8 +558,8 @@ typedef enum {
  * returns TS_ERROR (-1) if |the_name| is NULL or already names a stat, if |the_type| is not
  * TS_RECORDDATATYPE_INT, or if the stat table is full. To share a stat between plugins or
  * survive a reload, look it up first with TSStatFindName. */
-tsapi int TSStatCreate(const char *the_name, TSRecordDataType the_type, TSStatPersistence persist,
-    TSStatSync sync);
+tsapi int TSStatCreate(const char* the_name, TSRecordDataType the_type, TSStatPersistence persist,
+                       TSStatSync sync);
 
 /* TSStatIntIncrement adds |amount| to the stat |the_stat|. Any thread; it does not lock. */
 tsapi void TSStatIntIncrement(int the_stat, TSMgmtInt amount);
@@ -577,7 +576,7 @@ tsapi void TSStatIntSet(int the_stat, TSMgmtInt value);
 
 /* TSStatFindName looks up the stat called |name|. If it exists it stores the id in |idp| and
  * returns TS_SUCCESS; otherwise it returns TS_ERROR. Any thread. */
-tsapi TSReturnCode TSStatFindName(const char *name, int *idp);
+tsapi TSReturnCode TSStatFindName(const char* name, int* idp);
 
 #ifdef __cplusplus
 }
