@@ -57,6 +57,8 @@ struct tsapi_action : public Continuation {
   tsapi_action(tsapi_cont* t, TSEvent e, bool p)
       : Continuation(t->mutex()), target(t), event(e), periodic(p) {}
   void HandleEvent(EventCode, void*) override {
+    // The scheduling thread stores |action| after the event is queued; wait for that store.
+    { std::lock_guard<std::mutex> lock(scheduling); }
     running = true;
     target->func(target, event, this);
     running = false;
@@ -67,6 +69,7 @@ struct tsapi_action : public Continuation {
   bool periodic;
   bool running = false;
   bool cancelled = false;
+  std::mutex scheduling;  // held while |action| is being stored
   tollgate::Action action;
 };
 
@@ -312,6 +315,7 @@ TSAction Schedule(TSCont contp, TSHRTime ms, tollgate::EThread* thread, bool per
   if (contp == nullptr || thread == nullptr) return nullptr;
   TSEvent event = (ms == 0 && !periodic) ? TS_EVENT_IMMEDIATE : TS_EVENT_TIMEOUT;
   auto* action = new tsapi_action(contp, event, periodic);
+  std::lock_guard<std::mutex> storing(action->scheduling);
   std::chrono::milliseconds delay(ms < 0 ? 0 : ms);
   if (periodic) {
     action->action = thread->ScheduleEvery(action, std::max(delay, std::chrono::milliseconds(1)));

@@ -41,10 +41,12 @@ void EventProcessor::Shutdown() {
   for (auto& group : groups_) {
     for (auto& t : group) t->RequestStop();
   }
+  // Join every thread before deleting any: a thread still running may schedule onto another
+  // group's thread (a task thread reenabling a handshake on a net thread).
   for (auto& group : groups_) {
     for (auto& t : group) t->Join();
-    group.clear();
   }
+  for (auto& group : groups_) group.clear();
 }
 
 int EventProcessor::thread_count(ThreadGroup group) const {

@@ -588,6 +588,11 @@ void SSLNetVConnection::OnHookReenabled(HookVerdict verdict) {
   }
   cursor_.awaiting = false;
   ++cursor_.next;
+  // A parked CERT hook may have installed another SSL_CTX (SSL_set_SSL_CTX) meanwhile, which
+  // brings that context's cert callback, or none: put ours back so the remaining CERT hooks run.
+  if (cursor_.id == TlsHookId::kCert && ssl_ != nullptr) {
+    SSL_set_cert_cb(ssl_.get(), &SSLNetVConnection::CertCallback, nullptr);
+  }
   if (verdict == HookVerdict::kError && cursor_.id != close_hook_id_) {
     abort_requested_ = true;
     abort_reason_ = "aborted by a hook (TS_EVENT_ERROR)";
