@@ -2,6 +2,7 @@
 // against the in-process ceiling of the same handshakes over BIO pairs.
 //
 //   bazel run --config=opt //tools/tls_bench:tls_bench
+//   bazel run --config=opt //tools/tls_bench:tls_bench -- --hooks   # plugin hook overhead only
 //
 // The server is a forked child pinned to CPU 0: one ET_NET thread, a TlsPort on 127.0.0.1 whose
 // acceptor echoes every byte (certificates made in memory: ECDSA P-256 "a.test", the default,
@@ -14,6 +15,13 @@
 //
 // Idle memory: a fresh server child, 10,000 established idle TLS connections (handshake and one
 // echo each); the child reports mallinfo2() heap in use and RSS before and after.
+//
+// --hooks: the cost of TLS hooks through the plugin C ABI. Three server children (1 ET_NET and 1
+// ET_TASK thread each, all on CPU 0, plugin hosts like the tollgate binary): (a) no plugin,
+// (b) plugins/hook_probe with immediate START, CLIENT_HELLO, SERVERNAME and CERT hooks, (c) the
+// same four hooks delayed by 0 ms through the TASK pool. Full ECDSA handshakes against each,
+// interleaved a,b,c,a,b,c,..., medians; the cost is the server's CPU per handshake relative to
+// (a) (the load core, not the server, limits the rate on this machine).
 //
 // Everything runs on 127.0.0.1, every wait is bounded, children die with the parent
 // (PR_SET_PDEATHSIG) and are killed and reaped at the end. See README.md.
@@ -48,6 +56,9 @@
 #include "iocore/net/net_processor.h"
 #include "iocore/tls/cert_table.h"
 #include "iocore/tls/ssl_net_vconnection.h"
+#include "iocore/tls/tls_hooks.h"
+#include "plugin_api/plugin_loader.h"
+#include "plugin_api/ts_runtime.h"
 #include "tools/tls_bench/bench_certs.h"
 #include "tools/tls_bench/tls_load.h"
 
@@ -166,6 +177,18 @@ struct ChildReport {
   int64_t handshakes_failed = 0;
   int64_t resumed = 0;
   int64_t io_data_fresh_bytes = 0;
+  int64_t hook_calls = 0;  // all TLS hook kinds (plugin host children only)
+  double cpu_seconds = 0;  // getrusage(RUSAGE_SELF): utime + stime of all threads, in us steps
+};
+
+// ServerSpec: how a server child is set up.
+struct ServerSpec {
+  int task_threads = 0;
+  // Plugin host: a TlsHookRegistry on the port and a TsRuntime, like the tollgate binary.
+  bool plugin_host = false;
+  // Loaded with PluginLoader when not empty (absolute path), with |plugin_args|.
+  std::string plugin_path;
+  std::vector<std::string> plugin_args;
 };
 
 int64_t RssBytes(pid_t pid) {
@@ -219,7 +242,8 @@ std::shared_ptr<const CertTable> MakeServerTable(Certs* certs, const TlsServerSe
 
 // ServerChild runs the TLS echo server on CPU 0 and answers every byte read from |from_parent|
 // with a ChildReport on |to_parent|. It exits when the parent closes the pipe (or dies).
-[[noreturn]] void ServerChild(Certs* certs, int to_parent, int from_parent) {
+[[noreturn]] void ServerChild(Certs* certs, const ServerSpec& spec, int to_parent,
+                              int from_parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) _exit(1);  // the parent is already gone
   if (!PinToCpu(kServerCpu)) Die("sched_setaffinity (server)");
@@ -227,13 +251,24 @@ std::shared_ptr<const CertTable> MakeServerTable(Certs* certs, const TlsServerSe
   EchoAcceptor acceptor;
   NetProcessor net;
   EventProcessor ep;
-  absl::Status started =
-      ep.Start({.net_threads = 1, .task_threads = 0, .net_thread_init = [&net](EThread& t) {
-                  net.InitThread(t);
-                }});
+  TlsHookRegistry hooks;
+  TsRuntime runtime{.events = &ep, .tls_hooks = &hooks};
+  if (spec.plugin_host) SetTsRuntime(&runtime);
+  absl::Status started = ep.Start({.net_threads = 1,
+                                   .task_threads = spec.task_threads,
+                                   .net_thread_init = [&net](EThread& t) { net.InitThread(t); }});
   if (!started.ok()) Die("EventProcessor::Start: " + started.ToString());
+  std::shared_ptr<const CertTable> table = MakeServerTable(certs, settings);
+  runtime.certs = [table] { return table; };
+  PluginLoader loader;  // plugins stay loaded until the child exits
+  if (!spec.plugin_path.empty()) {
+    absl::Status loaded =
+        loader.Load({.line = 1, .path = spec.plugin_path, .args = spec.plugin_args},
+                    "plugin.config:1", "/", "");
+    if (!loaded.ok()) Die("PluginLoader: " + loaded.ToString());
+  }
   absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config =
-      MakeTlsPortConfig(MakeServerTable(certs, settings), settings, nullptr, &acceptor, nullptr);
+      MakeTlsPortConfig(table, settings, spec.plugin_host ? &hooks : nullptr, &acceptor, nullptr);
   if (!config.ok()) Die(config.status().ToString());
   TlsPort port(*config);
   absl::StatusOr<IpEndpoint> bound =
@@ -256,8 +291,17 @@ std::shared_ptr<const CertTable> MakeServerTable(Certs* certs, const TlsServerSe
         .handshakes_failed = GlobalStats().Get(stats.handshakes_failed),
         .resumed = GlobalStats().Get(stats.resumed),
     };
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    r.cpu_seconds =
+        ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     for (int k = 0; k < kNumSizeClasses; ++k) {
       r.io_data_fresh_bytes += io.size_classes[k].fresh * SizeClassBytes(k);
+    }
+    if (spec.plugin_host) {
+      for (int k = 0; k < kNumTlsHookIds; ++k) {
+        r.hook_calls += GlobalStats().Get(hooks.stats(static_cast<TlsHookId>(k)).calls);
+      }
     }
     (void)!write(to_parent, &r, sizeof(r));
   }
@@ -266,7 +310,7 @@ std::shared_ptr<const CertTable> MakeServerTable(Certs* certs, const TlsServerSe
 
 class Server {
  public:
-  explicit Server(Certs* certs) {
+  explicit Server(Certs* certs, const ServerSpec& spec = {}) {
     int up[2], down[2];
     if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0) Die("pipe");
     std::fflush(stdout);
@@ -275,7 +319,7 @@ class Server {
     if (pid_ == 0) {
       close(up[0]);
       close(down[1]);
-      ServerChild(certs, up[1], down[0]);
+      ServerChild(certs, spec, up[1], down[0]);
     }
     close(up[1]);
     close(down[0]);
@@ -563,26 +607,261 @@ IdleResult RunIdle(Certs* certs) {
   return out;
 }
 
+// ---- Hook overhead (--hooks) -----------------------------------------------------------------
+
+struct HookConfig {
+  const char* label;  // "(a)", ...
+  const char* name;
+  std::vector<std::string> args;  // hook_probe arguments; empty: no plugin
+  const char* target_name;  // "" for the baseline
+  double target = 0;  // largest allowed cost relative to the baseline
+};
+
+struct HookSample {
+  double rate = 0;  // load tool: handshakes/s in its window
+  double cpu_us = 0;  // server CPU microseconds per handshake the server completed
+  double busy = 0;  // server CPU seconds / wall seconds
+  double hook_calls = 0;  // per handshake
+  int64_t errors = 0;
+  int64_t server_failed = 0;  // handshakes the server saw fail: those cut at the window's end
+};
+
+// RunHookSample runs one full-ECDSA load against |server| and charges the server's CPU over the
+// whole run (warm-up, window, and the close of the last connections) to the handshakes the
+// server completed over the same span. The CPU is the child's utime + stime, all threads: the
+// child's getrusage (microsecond steps) for the figures, /proc/<pid>/stat (10 ms ticks) printed
+// as a cross-check.
+HookSample RunHookSample(Server* server, const LoadOptions& options, std::string* first_error) {
+  HookSample out;
+  ChildReport before{}, after{};
+  if (!server->Report(&before)) Die("server child did not report");
+  double cpu0 = CpuSeconds(server->pid());
+  Clock::time_point t0 = Clock::now();
+  absl::StatusOr<LoadResult> result = RunLoad(options);
+  if (!result.ok()) Die("RunLoad: " + result.status().ToString());
+  for (int i = 0; i < 200; ++i) {  // bounded: let the server close what the load closed
+    if (!server->Report(&after)) Die("server child did not report");
+    if (after.open_connections == 0) break;
+    poll(nullptr, 0, 5);
+  }
+  double cpu1 = CpuSeconds(server->pid());
+  double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!server->Report(&after)) Die("server child did not report");
+  int64_t handshakes = after.handshakes_ok - before.handshakes_ok;
+  double cpu = after.cpu_seconds - before.cpu_seconds;
+  out.rate = result->per_sec();
+  out.cpu_us = handshakes > 0 ? 1e6 * cpu / handshakes : 0;
+  out.busy = cpu / wall;
+  out.hook_calls =
+      handshakes > 0 ? static_cast<double>(after.hook_calls - before.hook_calls) / handshakes : 0;
+  out.errors = result->errors;
+  out.server_failed = after.handshakes_failed - before.handshakes_failed;
+  if (first_error->empty()) *first_error = result->first_error;
+  std::printf(
+      "%s | server: handshakes=%lld cpu=%.3fs (/proc %.2fs) busy=%.0f%% %.1f us/hs "
+      "hook_calls/hs=%.2f cut=%lld\n",
+      result->Line().c_str(), static_cast<long long>(handshakes), cpu, cpu1 - cpu0, 100 * out.busy,
+      out.cpu_us, out.hook_calls, static_cast<long long>(out.server_failed));
+  std::fflush(stdout);
+  return out;
+}
+
+int RunHooks(Certs* certs, const std::string& plugin, int runs) {
+  std::vector<HookConfig> configs = {
+      {"(a)", "no plugin", {}, "", 0},
+      {"(b)",
+       "immediate START+CLIENT_HELLO+SERVERNAME+CERT",
+       {"-preaccept=1", "-client_hello_imm=1", "-sni=1", "-i=1"},
+       "<3%",
+       0.03},
+      {"(c)",
+       "all four delayed 0 ms via TASK pool",
+       {"-d=1", "-client_hello=1", "-sni_delay=1", "-cert=1", "-delay_ms=0", "-pool=task"},
+       "<10%",
+       0.10},
+  };
+  std::printf("  plugin: %s\n", plugin.c_str());
+  for (const HookConfig& c : configs) {
+    std::string args;
+    for (const std::string& a : c.args) args += " " + a;
+    std::printf("  %s %-46s hook_probe%s\n", c.label, c.name,
+                c.args.empty() ? " not loaded" : args.c_str());
+  }
+  std::fflush(stdout);
+
+  // Fork every child before this process has any other thread.
+  std::vector<std::unique_ptr<Server>> servers;
+  for (const HookConfig& c : configs) {
+    ServerSpec spec{.task_threads = 1, .plugin_host = true};
+    if (!c.args.empty()) {
+      spec.plugin_path = plugin;
+      spec.plugin_args = c.args;
+    }
+    servers.push_back(std::make_unique<Server>(certs, spec));
+  }
+  if (!PinToCpu(kLoadCpu)) Die("sched_setaffinity (load)");
+
+  std::printf(
+      "\n[hooks] full ECDSA P-256 via SSLNetVConnection, %d conns in flight, %lld ms window "
+      "after %lld ms warm-up; order a,b,c x %d\n",
+      kLoadConns, static_cast<long long>(kHandshakeWindow.count()),
+      static_cast<long long>(kWarmUp.count()), runs);
+  std::vector<std::vector<HookSample>> samples(configs.size());
+  std::vector<std::string> first_errors(configs.size());
+  for (int r = 0; r < runs; ++r) {
+    for (size_t i = 0; i < configs.size(); ++i) {
+      std::printf("    run %d %s ", r + 1, configs[i].label);
+      samples[i].push_back(RunHookSample(
+          servers[i].get(), OptionsFor(Kind::kFullEcdsa, servers[i]->port()), &first_errors[i]));
+    }
+  }
+  servers.clear();  // kill and reap the children
+
+  struct Summary {
+    double rate, cpu_us, busy, hook_calls, paired_cpu, paired_rate;
+    int64_t errors, failed;
+  };
+  std::vector<Summary> sums;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    std::vector<double> rate, cpu, busy, calls, paired_cpu, paired_rate;
+    Summary s{};
+    for (int r = 0; r < runs; ++r) {
+      const HookSample& x = samples[i][r];
+      const HookSample& base = samples[0][r];
+      rate.push_back(x.rate);
+      cpu.push_back(x.cpu_us);
+      busy.push_back(x.busy);
+      calls.push_back(x.hook_calls);
+      paired_cpu.push_back(base.cpu_us > 0 ? x.cpu_us / base.cpu_us : 0);
+      paired_rate.push_back(base.rate > 0 ? x.rate / base.rate : 0);
+      s.errors += x.errors;
+      s.failed += x.server_failed;
+    }
+    s.rate = Median(rate);
+    s.cpu_us = Median(cpu);
+    s.busy = Median(busy);
+    s.hook_calls = Median(calls);
+    s.paired_cpu = Median(paired_cpu);
+    s.paired_rate = Median(paired_rate);
+    sums.push_back(s);
+  }
+
+  std::printf(
+      "\n==== hook overhead summary (medians of %d; cost = server CPU per handshake vs (a)) "
+      "====\n",
+      runs);
+  std::printf("%-50s %7s %7s %7s %9s %8s %8s %7s %5s %6s %4s\n", "", "hs/s", "/(a)", "paired",
+              "srv us/hs", "cost", "paired", "srv cpu", "hooks", "errors", "cut");
+  const Summary& a = sums[0];
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const Summary& s = sums[i];
+    double cost = a.cpu_us > 0 ? s.cpu_us / a.cpu_us - 1 : 0;
+    std::printf(
+        "%-3s %-46s %7.0f %6.3fx %6.3fx %9.1f %+7.1f%% %+7.1f%% %6.0f%% %5.2f %6lld %4lld\n",
+        configs[i].label, configs[i].name, s.rate, a.rate > 0 ? s.rate / a.rate : 0, s.paired_rate,
+        s.cpu_us, 100 * cost, 100 * (s.paired_cpu - 1), 100 * s.busy, s.hook_calls,
+        static_cast<long long>(s.errors), static_cast<long long>(s.failed));
+  }
+  std::printf(
+      "(cost: ratio of the medians; paired: median over rounds of the ratio to (a) in the same "
+      "round, the verdict; cut: handshakes the server saw cut off when a window ended)\n\n");
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const Summary& s = sums[i];
+    if (!first_errors[i].empty()) {
+      std::printf("first load error %s: %s\n", configs[i].label, first_errors[i].c_str());
+    }
+    if (i == 0) {
+      std::printf(
+          "%s %-46s %.0f hs/s, %.1f us of server CPU per handshake (server core %.0f%% busy)\n",
+          configs[i].label, configs[i].name, s.rate, s.cpu_us, 100 * s.busy);
+      continue;
+    }
+    double cost = s.paired_cpu - 1;
+    bool calls_ok = s.hook_calls > 3.5 && s.hook_calls < 4.5;
+    bool ok = cost < configs[i].target && s.errors == 0 && calls_ok;
+    std::printf(
+        "%s %-46s server CPU/handshake %+.1f%% vs (a) (paired median; medians %.1f vs %.1f us = "
+        "%+.1f%%), hs/s x%.3f (paired x%.3f), %.2f hook calls/hs  target %s %s%s%s\n",
+        configs[i].label, configs[i].name, 100 * cost, s.cpu_us, a.cpu_us,
+        100 * (a.cpu_us > 0 ? s.cpu_us / a.cpu_us - 1 : 0), a.rate > 0 ? s.rate / a.rate : 0,
+        s.paired_rate, s.hook_calls, configs[i].target_name, ok ? "[ok]" : "[MISSED]",
+        s.errors != 0 ? " (load errors)" : "", calls_ok ? "" : " (hooks did not run 4x/hs)");
+  }
+  if (a.busy < 0.9) {
+    std::printf(
+        "note: the server core was only %.0f%% busy in (a): the load core limits hs/s, so hs/s "
+        "ratios say little about the hooks; the server CPU per handshake is the measure\n",
+        100 * a.busy);
+  }
+  return 0;
+}
+
 // ---- main ------------------------------------------------------------------------------------
 
-int Main() {
+// DefaultPlugin finds libhook_probe.so in the runfiles of |argv0| ("" if it is not there).
+std::string DefaultPlugin(const char* argv0) {
+  std::string path = std::string(argv0) + ".runfiles/tollgate/plugins/hook_probe/libhook_probe.so";
+  return access(path.c_str(), R_OK) == 0 ? path : "";
+}
+
+std::string Absolute(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) Die("getcwd");
+  return std::string(cwd) + "/" + path;
+}
+
+int Main(int argc, char** argv) {
+  bool hooks = false;
+  int hook_runs = kRuns;
+  std::string plugin;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--hooks") {
+      hooks = true;
+    } else if (arg.rfind("--plugin=", 0) == 0) {
+      plugin = arg.substr(9);
+    } else if (arg.rfind("--runs=", 0) == 0) {
+      hook_runs = std::atoi(arg.c_str() + 7);
+      if (hook_runs < 1 || hook_runs > 21) {
+        std::fprintf(stderr, "tls_bench: --runs must be 1..21\n");
+        return 2;
+      }
+    } else {
+      std::fprintf(stderr,
+                   "usage: tls_bench [--hooks [--runs=N]] [--plugin=path/libhook_probe.so]\n");
+      return 2;
+    }
+  }
   signal(SIGPIPE, SIG_IGN);
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0) Die("setrlimit");
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  std::printf(
-      "tls_bench: cpus online %ld; server (1 ET_NET thread) on CPU %d, load + ceiling on "
-      "CPU %d; RLIMIT_NOFILE %llu; 127.0.0.1 only\n",
-      cpus, kServerCpu, kLoadCpu, static_cast<unsigned long long>(rl.rlim_cur));
-
+  if (hooks) {
+    if (plugin.empty()) plugin = DefaultPlugin(argv[0]);
+    if (plugin.empty() || access(plugin.c_str(), R_OK) != 0) {
+      std::fprintf(stderr, "tls_bench: --hooks needs libhook_probe.so: --plugin=PATH ('%s')\n",
+                   plugin.c_str());
+      return 2;
+    }
+    std::printf(
+        "tls_bench --hooks: cpus online %ld; servers (1 ET_NET + 1 ET_TASK thread each, plugin "
+        "hosts) on CPU %d, load on CPU %d; 127.0.0.1 only\n",
+        cpus, kServerCpu, kLoadCpu);
+  }
   Certs certs;
   absl::StatusOr<BenchCert> ecdsa = MakeSelfSigned(BenchKeyType::kEcdsaP256, "a.test");
   absl::StatusOr<BenchCert> rsa = MakeSelfSigned(BenchKeyType::kRsa2048, "rsa.test");
   if (!ecdsa.ok() || !rsa.ok()) Die("certificate generation");
   certs.ecdsa = std::move(*ecdsa);
   certs.rsa = std::move(*rsa);
+  if (hooks) return RunHooks(&certs, Absolute(plugin), hook_runs);
+  std::printf(
+      "tls_bench: cpus online %ld; server (1 ET_NET thread) on CPU %d, load + ceiling on "
+      "CPU %d; RLIMIT_NOFILE %llu; 127.0.0.1 only\n",
+      cpus, kServerCpu, kLoadCpu, static_cast<unsigned long long>(rl.rlim_cur));
 
   // Fork before this process has any other thread.
   auto server = std::make_unique<Server>(&certs);
@@ -690,4 +969,4 @@ int Main() {
 }  // namespace
 }  // namespace tollgate::tls_bench
 
-int main() { return tollgate::tls_bench::Main(); }
+int main(int argc, char** argv) { return tollgate::tls_bench::Main(argc, argv); }
