@@ -1,4 +1,4 @@
-#include "tests/util/test_certs.h"
+#include "iocore/tls/cert_gen.h"
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
@@ -6,27 +6,27 @@
 
 #include "gtest/gtest.h"
 
-namespace tollgate::test_util {
+namespace tollgate {
 namespace {
 
-TEST(TestCertsTest, SelfSignedCertVerifiesWithItsOwnKey) {
-  absl::StatusOr<TestCert> cert = MakeCert({.common_name = "a.test", .dns_names = {"a.test"}});
+TEST(CertGenTest, SelfSignedCertVerifiesWithItsOwnKey) {
+  absl::StatusOr<GeneratedCert> cert = MakeCert({.common_name = "a.test", .dns_names = {"a.test"}});
   ASSERT_TRUE(cert.ok()) << cert.status();
   EXPECT_EQ(X509_verify(cert->cert.get(), cert->key.get()), 1);
 }
 
-TEST(TestCertsTest, LeafSignedByCaVerifiesWithCaKeyOnly) {
-  absl::StatusOr<TestCert> ca = MakeCert({.common_name = "Test CA", .is_ca = true});
+TEST(CertGenTest, LeafSignedByCaVerifiesWithCaKeyOnly) {
+  absl::StatusOr<GeneratedCert> ca = MakeCert({.common_name = "Test CA", .is_ca = true});
   ASSERT_TRUE(ca.ok()) << ca.status();
-  absl::StatusOr<TestCert> leaf =
+  absl::StatusOr<GeneratedCert> leaf =
       MakeCert({.common_name = "b.test", .dns_names = {"b.test"}}, &*ca);
   ASSERT_TRUE(leaf.ok()) << leaf.status();
   EXPECT_EQ(X509_verify(leaf->cert.get(), ca->key.get()), 1);
   EXPECT_NE(X509_verify(leaf->cert.get(), leaf->key.get()), 1);
 }
 
-TEST(TestCertsTest, SubjectAltNamesMatchHostsAndAddresses) {
-  absl::StatusOr<TestCert> cert =
+TEST(CertGenTest, SubjectAltNamesMatchHostsAndAddresses) {
+  absl::StatusOr<GeneratedCert> cert =
       MakeCert({.dns_names = {"*.wild.test", "exact.test"}, .ip_addresses = {"127.0.0.1", "::1"}});
   ASSERT_TRUE(cert.ok()) << cert.status();
   X509* x = cert->cert.get();
@@ -38,14 +38,14 @@ TEST(TestCertsTest, SubjectAltNamesMatchHostsAndAddresses) {
   EXPECT_NE(X509_check_ip_asc(x, "127.0.0.2", 0), 1);
 }
 
-TEST(TestCertsTest, MalformedIpAddressIsAnError) {
-  absl::StatusOr<TestCert> cert = MakeCert({.ip_addresses = {"not-an-ip"}});
+TEST(CertGenTest, MalformedIpAddressIsAnError) {
+  absl::StatusOr<GeneratedCert> cert = MakeCert({.ip_addresses = {"not-an-ip"}});
   EXPECT_EQ(cert.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(TestCertsTest, PemRoundTripsForEcdsaAndRsa) {
+TEST(CertGenTest, PemRoundTripsForEcdsaAndRsa) {
   for (KeyType type : {KeyType::kEcdsaP256, KeyType::kRsa2048}) {
-    absl::StatusOr<TestCert> cert = MakeCert({.key_type = type});
+    absl::StatusOr<GeneratedCert> cert = MakeCert({.key_type = type});
     ASSERT_TRUE(cert.ok()) << cert.status();
     std::string cert_pem = cert->CertPem();
     std::string key_pem = cert->KeyPem();
@@ -61,4 +61,4 @@ TEST(TestCertsTest, PemRoundTripsForEcdsaAndRsa) {
 }
 
 }  // namespace
-}  // namespace tollgate::test_util
+}  // namespace tollgate

@@ -1,4 +1,4 @@
-#include "tests/util/test_certs.h"
+#include "iocore/tls/cert_gen.h"
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace tollgate::test_util {
+namespace tollgate {
 namespace {
 
 absl::Status SslError(absl::string_view what) {
@@ -107,7 +107,7 @@ absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> GenerateKey(KeyType type) {
   return absl::InvalidArgumentError("unknown key type");
 }
 
-absl::StatusOr<TestCert> MakeCert(const CertOptions& options, const TestCert* issuer) {
+absl::StatusOr<GeneratedCert> MakeCert(const CertOptions& options, const GeneratedCert* issuer) {
   absl::StatusOr<bssl::UniquePtr<EVP_PKEY>> key = GenerateKey(options.key_type);
   if (!key.ok()) return key.status();
 
@@ -138,16 +138,16 @@ absl::StatusOr<TestCert> MakeCert(const CertOptions& options, const TestCert* is
   EVP_PKEY* signing_key = issuer != nullptr ? issuer->key.get() : key->get();
   if (!X509_sign(cert.get(), signing_key, EVP_sha256())) return SslError("X509_sign");
 
-  return TestCert{std::move(*key), std::move(cert)};
+  return GeneratedCert{std::move(*key), std::move(cert)};
 }
 
-std::string TestCert::CertPem() const {
+std::string GeneratedCert::CertPem() const {
   bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr || !PEM_write_bio_X509(bio.get(), cert.get())) return "";
   return BioContents(bio.get());
 }
 
-std::string TestCert::KeyPem() const {
+std::string GeneratedCert::KeyPem() const {
   bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr ||
       !PEM_write_bio_PKCS8PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr)) {
@@ -156,4 +156,4 @@ std::string TestCert::KeyPem() const {
   return BioContents(bio.get());
 }
 
-}  // namespace tollgate::test_util
+}  // namespace tollgate
