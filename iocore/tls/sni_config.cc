@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -20,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "iocore/eventsystem/diags.h"
+#include "third_party/yaml_documents.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tollgate {
@@ -864,11 +866,15 @@ absl::StatusOr<std::shared_ptr<const SniConfig>> SniConfig::Parse(
   std::unique_ptr<SniConfig> config(new SniConfig());
   // yaml-cpp reports syntax errors (and a few misuses) by throwing; nothing may escape.
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.size() > 1) {
-      return parser.Error(LineOf(documents[1], 0), "only one YAML document is allowed");
+    const std::string text(yaml);
+    const YamlDocuments documents = ScanYamlDocuments(text);
+    if (documents.stuck_line > 0) {
+      return parser.Error(documents.stuck_line, "yaml: unexpected character outside any node");
     }
-    const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+    if (documents.count > 1) {
+      return parser.Error(documents.second_line, "only one YAML document is allowed");
+    }
+    const YAML::Node root = documents.count == 0 ? YAML::Node() : YAML::Load(text);
     if (absl::Status s = parser.ParseDocument(root, &config->policies_); !s.ok()) return s;
   } catch (const YAML::Exception& e) {
     return parser.Error(e.mark.line >= 0 ? e.mark.line + 1 : 0, absl::StrCat("yaml: ", e.msg));

@@ -509,6 +509,14 @@ TEST(SniConfigErrorTest, BadShapeIsRejectedWithLine) {
   EXPECT_EQ(ParseError("sni: []\n---\nsni: []\n"), "sni.yaml:3: only one YAML document is allowed");
 }
 
+// yaml-cpp 0.7's LoadAll never returned on these (found by //tests/fuzz/config:sni_config_fuzz).
+TEST(SniConfigErrorTest, StrayTopLevelCommaIsAnErrorNotAHang) {
+  EXPECT_EQ(ParseError(","), "sni.yaml:1: yaml: unexpected character outside any node");
+  EXPECT_EQ(ParseError(", 10.0.0.1\nsni:\n"),
+            "sni.yaml:1: yaml: unexpected character outside any node");
+  EXPECT_EQ(ParseError("sni: []\n---\n,\n"), "sni.yaml:3: only one YAML document is allowed");
+}
+
 TEST(SniConfigErrorTest, TunnelAndForwardRouteTogetherAreRejected) {
   EXPECT_EQ(ParseError(R"(
 sni:

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <string>
 #include <utility>
 #include <variant>
 
@@ -18,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "proxy/config/config_file.h"
 #include "proxy/config/ports.h"
+#include "third_party/yaml_documents.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tollgate {
@@ -366,11 +368,15 @@ absl::StatusOr<RecordsConfig> LoadRecordsYaml(absl::string_view content, absl::s
   Loader loader(filename, warnings);
   // yaml-cpp reports syntax errors (and a few misuses) by throwing; nothing may escape.
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(content));
-    if (documents.size() > 1) {
-      return loader.Error(LineOf(documents[1], 0), "only one YAML document is allowed");
+    const std::string text(content);
+    const YamlDocuments documents = ScanYamlDocuments(text);
+    if (documents.stuck_line > 0) {
+      return loader.Error(documents.stuck_line, "yaml: unexpected character outside any node");
     }
-    const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+    if (documents.count > 1) {
+      return loader.Error(documents.second_line, "only one YAML document is allowed");
+    }
+    const YAML::Node root = documents.count == 0 ? YAML::Node() : YAML::Load(text);
     if (absl::Status s = LoadYamlDocument(root, &loader); !s.ok()) return s;
   } catch (const YAML::Exception& e) {
     return loader.Error(e.mark.line >= 0 ? e.mark.line + 1 : 0, absl::StrCat("yaml: ", e.msg));

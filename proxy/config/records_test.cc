@@ -170,6 +170,19 @@ TEST(RecordsYamlTest, BadServerPortsIsAnErrorAtItsLine) {
                         "'blind' is not supported"));
 }
 
+// yaml-cpp 0.7's LoadAll never returned on these (found by //tests/fuzz/config:records_fuzz).
+TEST(RecordsYamlTest, StrayTopLevelCommaIsAnErrorNotAHang) {
+  for (absl::string_view text : {",", ",\nts:\n  admin.port: 1\n"}) {
+    absl::StatusOr<RecordsConfig> c = LoadRecordsYaml(text, "records.yaml", nullptr);
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_EQ(c.status().message(), "records.yaml:1: yaml: unexpected character outside any node");
+  }
+  absl::StatusOr<RecordsConfig> c =
+      LoadRecordsYaml("ts:\n  admin.port: 1\n---\n,\n", "records.yaml", nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "records.yaml:4: only one YAML document is allowed");
+}
+
 TEST(RecordsYamlTest, RecordGivenTwiceIsAnError) {
   absl::StatusOr<RecordsConfig> c =
       LoadRecordsYaml("ts:\n  admin:\n    port: 1\n  admin.port: 2\n", "records.yaml", nullptr);
