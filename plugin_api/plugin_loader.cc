@@ -88,6 +88,10 @@ absl::StatusOr<std::vector<PluginConfigLine>> ParsePluginConfig(
     }
     if (in_word) words.push_back(std::move(word));
     if (words.empty()) continue;
+    if (words[0].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(filename_for_errors, ":", number, ": empty plugin path"));
+    }
     PluginConfigLine line;
     line.line = number;
     line.path = std::move(words[0]);

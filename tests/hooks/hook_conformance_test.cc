@@ -246,6 +246,13 @@ TEST(PluginLoaderTest, ConfigParsingHandlesCommentsQuotesAndArguments) {
   EXPECT_FALSE(ParsePluginConfig("x.so \"open\n", "plugin.config").ok());
 }
 
+TEST(PluginLoaderTest, EmptyQuotedPluginPathIsAnErrorNamingTheLine) {
+  absl::StatusOr<std::vector<PluginConfigLine>> lines =
+      ParsePluginConfig("ok.so\n\"\" -arg\n", "plugin.config");
+  ASSERT_FALSE(lines.ok());
+  EXPECT_EQ(lines.status().message(), "plugin.config:2: empty plugin path");
+}
+
 TEST(ExportedSymbolsTest, HostExportsExactlyTheTsApiList) {
   std::ifstream list(g_symbols);
   ASSERT_TRUE(list.good());
