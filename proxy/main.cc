@@ -1,21 +1,32 @@
-// tollgate: the proxy binary. Today it checks a configuration (--check); serving comes with
-// issue 7.
+// tollgate: the proxy binary. It serves (see proxy/server.h) or checks a configuration
+// (--check).
 //
-// Exit codes: 0 success, 1 a configuration error, 2 a usage error or a mode that is not built.
+// Signals: SIGHUP reloads the configuration directory; SIGTERM and SIGINT drain (stop
+// accepting, let requests in flight finish within proxy.config.stop.shutdown_timeout) and exit
+// 0; a second SIGTERM or SIGINT during the drain exits at once.
+//
+// Exit codes: 0 success (also after a drain), 1 a configuration or start-up error, 2 a usage
+// error.
+
+#include <signal.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "iocore/eventsystem/clock.h"
+#include "iocore/eventsystem/diags.h"
 #include "proxy/config/config_set.h"
+#include "proxy/server.h"
+#include "proxy/stats_json.h"
 
 namespace tollgate {
 namespace {
-
-constexpr char kVersion[] = "0.1.0";
 
 constexpr int kExitOk = 0;
 constexpr int kExitConfigError = 1;
@@ -29,13 +40,16 @@ constexpr char kUsage[] =
     "                        ssl_multicert.config, sni.yaml, remap.config, plugin.config; each is\n"
     "                        optional. Without it, the embedded defaults: ports 8080 and\n"
     "                        8443:ssl on 127.0.0.1 with a generated self-signed certificate.\n"
+    "                        Listeners, the admin endpoint and a curl command to try are\n"
+    "                        printed at start; the access log follows on standard output.\n"
     "  --check               load and validate the configuration, certificate and key files and\n"
     "                        plugin paths, print a summary and exit: 0 when valid, 1 on the first\n"
     "                        error (printed as 'tollgate: FILE:LINE: what is wrong').\n"
     "  --version             print 'tollgate VERSION' and exit.\n"
     "  -h, --help            print this help and exit.\n"
     "\n"
-    "Serving is not implemented yet (issue 7): without --check, tollgate exits with status 2.\n";
+    "Signals: SIGHUP reloads certificates, ticket keys, sni.yaml and remap.config (a bad file\n"
+    "keeps the running configuration); SIGTERM or SIGINT drains and exits 0.\n";
 
 struct Options {
   std::string config_dir;
@@ -54,9 +68,65 @@ int Check(const Options& options) {
     std::fprintf(stderr, "tollgate: %s\n", std::string(config.status().message()).c_str());
     return kExitConfigError;
   }
-  std::printf("tollgate %s: checking configuration\n", kVersion);
+  std::printf("tollgate %s: checking configuration\n", std::string(kTollgateVersion).c_str());
   for (const std::string& line : config->Describe()) std::printf("%s\n", line.c_str());
   std::printf("configuration OK\n");
+  return kExitOk;
+}
+
+// Serve runs the proxy until a drain ends. Signals are taken synchronously (sigtimedwait) on
+// this thread; every other thread starts with them blocked.
+int Serve(const Options& options) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<Server>> started =
+      Server::Start({.config_dir = options.config_dir});
+  if (!started.ok()) {
+    std::fprintf(stderr, "tollgate: %s\n", std::string(started.status().message()).c_str());
+    return kExitConfigError;
+  }
+  Server& server = **started;
+  const timespec tick{.tv_sec = 1, .tv_nsec = 0};
+  const timespec drain_tick{.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+  bool draining = false;
+  int64_t drain_deadline_ns = 0;
+  for (;;) {
+    const int sig = sigtimedwait(&signals, nullptr, draining ? &drain_tick : &tick);
+    server.FlushAccessLog();
+    if (sig == SIGHUP && !draining) {
+      Diag(DiagLevel::kNote, "config", "SIGHUP: reloading");
+      if (absl::Status s = server.Reload(); !s.ok()) {
+        Diag(DiagLevel::kError, "config",
+             absl::StrCat("reload rejected, the running configuration stays: ", s.message()));
+      }
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      if (draining) {
+        Diag(DiagLevel::kWarning, "server", "second stop signal: exiting without waiting");
+        break;
+      }
+      draining = true;
+      drain_deadline_ns = MonotonicNowNs() + server.shutdown_timeout().count();
+      server.BeginDrain();
+    }
+    if (draining) {
+      if (server.DrainDone()) {
+        Diag(DiagLevel::kNote, "server", "drained: every client connection closed");
+        break;
+      }
+      if (MonotonicNowNs() >= drain_deadline_ns) {
+        Diag(DiagLevel::kWarning, "server",
+             "proxy.config.stop.shutdown_timeout reached: closing what is left");
+        break;
+      }
+    }
+  }
+  server.Stop();
   return kExitOk;
 }
 
@@ -70,7 +140,7 @@ int Main(int argc, char** argv) {
       return kExitOk;
     }
     if (arg == "--version") {
-      std::printf("tollgate %s\n", kVersion);
+      std::printf("tollgate %s\n", std::string(kTollgateVersion).c_str());
       return kExitOk;
     }
     if (arg == "--check") {
@@ -89,14 +159,7 @@ int Main(int argc, char** argv) {
   if (have_config_dir && options.config_dir.empty()) {
     return UsageError("--config-dir needs a non-empty directory");
   }
-  if (!options.check) {
-    std::fputs(
-        "tollgate: serving is not implemented yet (issue 7); use --check to validate a "
-        "configuration\n",
-        stderr);
-    return kExitUsage;
-  }
-  return Check(options);
+  return options.check ? Check(options) : Serve(options);
 }
 
 }  // namespace

@@ -146,6 +146,8 @@ absl::Status ValidateName(absl::string_view name) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
 void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
   for (char c : s) {
@@ -170,8 +172,6 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   }
   out->push_back('"');
 }
-
-}  // namespace
 
 absl::string_view StatKindName(StatKind kind) {
   switch (kind) {

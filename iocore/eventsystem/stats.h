@@ -186,6 +186,10 @@ class StatsRegistry {
   absl::flat_hash_map<std::string, int> index_by_name_ ABSL_GUARDED_BY(mu_);
 };
 
+// AppendJsonString appends |s| to |*out| as a JSON string (RFC 8259 §7): quotes and
+// backslashes escaped, control characters as \u00XX, other bytes as they are.
+void AppendJsonString(absl::string_view s, std::string* out);
+
 // GlobalStats returns the process-wide registry (default capacity). It is created on first use
 // and never destroyed, so it may be used from static destructors and exiting threads.
 StatsRegistry& GlobalStats();

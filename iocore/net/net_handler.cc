@@ -154,6 +154,20 @@ bool NetHandler::MakeRoom() {
   return true;
 }
 
+void NetHandler::TimeOutIdleKeepAlive() {
+  std::vector<UnixNetVConnection*> idle;
+  for (UnixNetVConnection* vc = ka_head_; vc != nullptr; vc = vc->ka_next_) idle.push_back(vc);
+  for (UnixNetVConnection* vc : idle) {
+    VIO* vio = vc->read_vio_.continuation() != nullptr ? &vc->read_vio_ : &vc->write_vio_;
+    if (vio->continuation() == nullptr) continue;
+    MutexTryLock lock(vio->mutex().get());
+    if (!lock.locked()) continue;  // stays idle; the next sweep retries
+    SetKeepAliveIdle(vc, false);
+    vc->inactivity_timeout_ns_ = 0;
+    vc->Signal(vio, EventCode::kVcInactivityTimeout);
+  }
+}
+
 void NetHandler::EnqueueFromOtherThread(UnixNetVConnection* vc, uint8_t ops) {
   bool first;
   {

@@ -97,6 +97,9 @@ class NetHandler final : public Poller {
   // thread's oldest idle keep-alive connection and returns true, or returns false if there is
   // none.
   bool MakeRoom();
+  // TimeOutIdleKeepAlive gives every idle keep-alive connection VC_EVENT_INACTIVITY_TIMEOUT
+  // (NetProcessor::CloseIdleKeepAlive). One whose owner's mutex is busy stays in the list.
+  void TimeOutIdleKeepAlive();
 
   // Any thread: run Reenable/close work for |vc| on this thread.
   void EnqueueFromOtherThread(UnixNetVConnection* vc, uint8_t ops);

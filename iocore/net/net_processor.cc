@@ -59,14 +59,22 @@ class NetProcessor::Listener final : public Continuation, public EpollTarget {
         make_vc_(options.make_vc),
         local_(LocalEndpoint(fd)),
         local_is_wildcard_(IsWildcard(local_)) {}
-  ~Listener() override { close(fd_); }
+  ~Listener() override {
+    if (fd_ >= 0) close(fd_);
+  }
 
   void OnEpollEvent(uint32_t) override { ScheduleAcceptPass(); }
 
+  // kContinue (NetProcessor::StopAccepting) closes the socket; other events run an accept pass.
   void HandleEvent(EventCode code, void*) override {
+    if (code == EventCode::kContinue) {
+      Stop();
+      return;
+    }
     scheduled_ = false;
-    if (!registered_) {
-      registered_ = true;
+    if (fd_ < 0) return;
+    if (!registered_.load(std::memory_order_relaxed)) {
+      registered_.store(true, std::memory_order_release);
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLET;
       ev.data.ptr = static_cast<EpollTarget*>(this);
@@ -75,15 +83,22 @@ class NetProcessor::Listener final : public Continuation, public EpollTarget {
              absl::StrCat("listener: epoll_ctl failed: ", strerror(errno)));
       }
       Listener* self = this;
-      nh_->thread()->AtExit([self] { delete self; });
+      nh_->thread()->AtExit([self] { self->Stop(); });
     }
     if (code == EventCode::kInterval) backing_off_ = false;  // back-off over
     if (!backing_off_) AcceptPass();
   }
 
  private:
+  void Stop() {
+    if (fd_ < 0) return;
+    if (registered_) epoll_ctl(nh_->thread()->epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
+    close(fd_);
+    fd_ = -1;
+  }
+
   void ScheduleAcceptPass() {
-    if (scheduled_ || backing_off_) return;
+    if (fd_ < 0 || scheduled_ || backing_off_) return;
     scheduled_ = true;
     nh_->thread()->ScheduleImm(this);
   }
@@ -152,14 +167,16 @@ class NetProcessor::Listener final : public Continuation, public EpollTarget {
     ScheduleAcceptPass();
   }
 
-  const int fd_;
+  int fd_;  // -1 once stopped
   Continuation* const acceptor_;
   NetHandler* const nh_;
   const std::function<UnixNetVConnection*(int, NetHandler*, const IpEndpoint&, const IpEndpoint&)>
       make_vc_;
   const IpEndpoint local_;  // the listening address, with the port the kernel picked
   const bool local_is_wildcard_;
-  bool registered_ = false;
+  // Set on the listener's thread at its first event. The thread closes the socket when it
+  // exits; ~NetProcessor frees every listener.
+  std::atomic<bool> registered_{false};
   bool scheduled_ = false;
   bool backing_off_ = false;
   bool exhausted_episode_ = false;
@@ -246,9 +263,14 @@ class NetProcessor::ConnectOp final : public Continuation {
   Action timeout_;
 };
 
-NetProcessor::NetProcessor(NetConfig config) { shared_.config = config; }
+NetProcessor::NetProcessor(NetConfig config) : idle_sweep_(std::make_unique<IdleSweep>()) {
+  shared_.config = config;
+}
 
-NetProcessor::~NetProcessor() = default;
+NetProcessor::~NetProcessor() {
+  MutexGuard lock(&mu_);
+  for (Listener* listener : all_listeners_) delete listener;
+}
 
 void NetProcessor::InitThread(EThread& thread) {
   auto nh = std::make_unique<NetHandler>(&thread, &shared_);
@@ -295,6 +317,11 @@ absl::StatusOr<IpEndpoint> NetProcessor::Accept(Continuation* acceptor, const Ip
   }
   for (size_t i = 0; i < handlers.size(); ++i) {
     auto* listener = new Listener(fds[i], acceptor, handlers[i], options);
+    {
+      MutexGuard lock(&mu_);
+      listeners_.emplace_back(handlers[i]->thread(), listener);
+      all_listeners_.push_back(listener);
+    }
     handlers[i]->thread()->ScheduleImm(listener);
   }
   return bound;
@@ -304,9 +331,32 @@ void NetProcessor::Connect(Continuation* cont, const IpEndpoint& to, ConnectOpti
   EThread* thread;
   {
     MutexGuard lock(&mu_);
-    thread = threads_[next_thread_.fetch_add(1, std::memory_order_relaxed) % threads_.size()];
+    thread = options.thread != nullptr
+        ? options.thread
+        : threads_[next_thread_.fetch_add(1, std::memory_order_relaxed) % threads_.size()];
   }
   thread->ScheduleImm(new ConnectOp(cont, to, options));
+}
+
+void NetProcessor::StopAccepting() {
+  MutexGuard lock(&mu_);
+  for (auto& [thread, listener] : listeners_) thread->ScheduleImm(listener, EventCode::kContinue);
+  listeners_.clear();
+}
+
+// Runs NetHandler::TimeOutIdleKeepAlive on the thread it is scheduled on. Stateless: one object,
+// owned by the NetProcessor, serves every thread, and nothing leaks when a shutdown drops an
+// event that has not run.
+class NetProcessor::IdleSweep final : public Continuation {
+ public:
+  void HandleEvent(EventCode, void*) override {
+    if (NetHandler* nh = NetHandler::ForCurrentThread()) nh->TimeOutIdleKeepAlive();
+  }
+};
+
+void NetProcessor::CloseIdleKeepAlive() {
+  MutexGuard lock(&mu_);
+  for (EThread* thread : threads_) thread->ScheduleImm(idle_sweep_.get());
 }
 
 }  // namespace tollgate

@@ -51,6 +51,10 @@ struct AcceptOptions {
 
 struct ConnectOptions {
   Nanoseconds timeout = std::chrono::seconds(30);
+  // The net thread to connect on (one initialised with InitThread). Null: the next net thread,
+  // round robin. A session that wants its client and origin connections on one thread (so that
+  // every event of both reaches it on that thread) passes its client connection's thread().
+  EThread* thread = nullptr;
   // Wraps the connecting socket, as AcceptOptions::make_vc does for accepted ones (the TLS layer
   // makes client-side SSLNetVConnections). Empty: a plain UnixNetVConnection.
   std::function<UnixNetVConnection*(int fd, NetHandler* nh, const IpEndpoint& local,
@@ -61,6 +65,7 @@ struct ConnectOptions {
 class NetProcessor {
  public:
   explicit NetProcessor(NetConfig config = {});
+  // Destroy it after EventProcessor::Shutdown: its threads use what it owns.
   ~NetProcessor();
   NetProcessor(const NetProcessor&) = delete;
   NetProcessor& operator=(const NetProcessor&) = delete;
@@ -74,8 +79,20 @@ class NetProcessor {
   absl::StatusOr<IpEndpoint> Accept(Continuation* acceptor, const IpEndpoint& addr,
                                     AcceptOptions options = {});
 
-  // Connect opens a TCP connection to |to| on the next net thread. Any thread.
+  // Connect opens a TCP connection to |to| on options.thread, else the next net thread. Any
+  // thread.
   void Connect(Continuation* cont, const IpEndpoint& to, ConnectOptions options = {});
+
+  // StopAccepting closes every listening socket opened by Accept, each on its own thread, so
+  // that new connections are refused by the kernel; connections already accepted are not
+  // touched. Any thread; call it before EventProcessor::Shutdown. Idempotent.
+  void StopAccepting();
+
+  // CloseIdleKeepAlive gives every connection marked idle keep-alive (SetKeepAliveIdle) a
+  // VC_EVENT_INACTIVITY_TIMEOUT now, on its own thread, so that its owner closes it. A connection
+  // whose owner's mutex is busy at that moment stays marked; calling again retries it. Any
+  // thread; used by a draining server.
+  void CloseIdleKeepAlive();
 
   const NetConfig& config() const { return shared_.config; }
   // open_connections returns connections currently open across all threads.
@@ -86,12 +103,18 @@ class NetProcessor {
  private:
   class Listener;
   class ConnectOp;
+  class IdleSweep;
 
   NetShared shared_;
   Mutex mu_;
   std::vector<std::unique_ptr<NetHandler>> handlers_ ABSL_GUARDED_BY(mu_);
   std::vector<EThread*> threads_ ABSL_GUARDED_BY(mu_);
+  // Every listener opened by Accept, with the thread it lives on (it is freed when that thread
+  // exits).
+  std::vector<std::pair<EThread*, Listener*>> listeners_ ABSL_GUARDED_BY(mu_);
+  std::vector<Listener*> all_listeners_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint32_t> next_thread_{0};
+  std::unique_ptr<IdleSweep> idle_sweep_;
 };
 
 }  // namespace tollgate

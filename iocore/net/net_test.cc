@@ -529,6 +529,38 @@ TEST_F(NetTest, AtTheConnectionLimitWithNoIdleConnectionNewOnesAreRefused) {
   close(b);
 }
 
+TEST_F(NetTest, StopAcceptingRefusesNewConnectionsAndKeepsAcceptedOnes) {
+  StartNet(ServerMode::kEcho, 2);
+  int kept = ConnectClient();
+  ASSERT_TRUE(log_.accepted.WaitAtLeast(1, kTestDeadline));
+  net_->StopAccepting();
+  PassTime(milliseconds(0));  // every thread ran its listener's stop
+  int fresh = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_NE(connect(fresh, addr_.sockaddr(), addr_.socklen()), 0);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  close(fresh);
+  ASSERT_EQ(send(kept, "ping", 4, 0), 4);
+  char echoed[4];
+  ASSERT_EQ(recv(kept, echoed, sizeof(echoed), MSG_WAITALL), 4);
+  EXPECT_EQ(std::string(echoed, 4), "ping");
+  close(kept);
+  net_->StopAccepting();  // idempotent
+}
+
+TEST_F(NetTest, CloseIdleKeepAliveTimesOutEveryIdleConnection) {
+  StartNet(ServerMode::kKeepAliveIdle, 1);
+  int a = ConnectClient();
+  int b = ConnectClient();
+  ASSERT_TRUE(log_.accepted.WaitAtLeast(2, kTestDeadline));
+  net_->CloseIdleKeepAlive();
+  ASSERT_TRUE(log_.inactivity_timeouts.WaitAtLeast(2, kTestDeadline));
+  char byte;
+  EXPECT_EQ(recv(a, &byte, 1, 0), 0);
+  EXPECT_EQ(recv(b, &byte, 1, 0), 0);
+  close(a);
+  close(b);
+}
+
 TEST_F(NetTest, AcceptsAndConnectsOverIpv6Loopback) {
   net_ = std::make_unique<NetProcessor>();
   acceptor_ = std::make_unique<Acceptor>(&log_, ServerMode::kEcho);

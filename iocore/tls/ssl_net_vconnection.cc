@@ -403,6 +403,7 @@ void SSLNetVConnection::Apply(Wait wait) {
     case Wait::kDone: {
       phase_ = Phase::kEstablished;
       StopRecording();
+      read_ahead_enabled_ = true;
       on_read_ = &SSLNetVConnection::DataRead;
       on_write_ = &SSLNetVConnection::DataWrite;
       read_.enabled = false;
@@ -892,13 +893,43 @@ int SSLNetVConnection::BioRead(BIO* bio, char* out, int len) {
     }
     len = std::min(len, 1);
   }
-  ssize_t n;
-  do {
-    n = recv(vc->fd_, out, len, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    if (vc->recording_) vc->recorded_.append(out, n);
+  // Read-ahead on the data path: BoringSSL asks for a record's 5-byte header, then for its
+  // body; one recv into a scratch buffer serves both (and the records after them), and only
+  // what is left over is kept, in a buffer freed as soon as it is consumed.
+  if (vc->read_ahead_off_ < vc->read_ahead_.size()) {
+    const size_t n =
+        std::min(static_cast<size_t>(len), vc->read_ahead_.size() - vc->read_ahead_off_);
+    std::memcpy(out, vc->read_ahead_.data() + vc->read_ahead_off_, n);
+    vc->read_ahead_off_ += n;
+    if (vc->read_ahead_off_ == vc->read_ahead_.size()) {
+      std::string().swap(vc->read_ahead_);
+      vc->read_ahead_off_ = 0;
+    }
     return static_cast<int>(n);
+  }
+  ssize_t n;
+  if (vc->read_ahead_enabled_ && !g_byte_quota.load(std::memory_order_relaxed) &&
+      static_cast<size_t>(len) < kReadAheadBytes) {
+    thread_local char scratch[kReadAheadBytes];
+    do {
+      n = recv(vc->fd_, scratch, kReadAheadBytes, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      vc->last_recv_short_ = static_cast<size_t>(n) < kReadAheadBytes;
+      const size_t give = std::min(static_cast<size_t>(n), static_cast<size_t>(len));
+      std::memcpy(out, scratch, give);
+      if (give < static_cast<size_t>(n)) vc->read_ahead_.assign(scratch + give, n - give);
+      return static_cast<int>(give);
+    }
+  } else {
+    do {
+      n = recv(vc->fd_, out, len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      vc->last_recv_short_ = n < len;
+      if (vc->recording_) vc->recorded_.append(out, n);
+      return static_cast<int>(n);
+    }
   }
   if (n == 0) {
     vc->last_errno_ = 0;
@@ -961,6 +992,10 @@ IoResult SSLNetVConnection::TlsRead(MIOBuffer* buf, int64_t max) {
   bool drained = false;
   IoResult::Status end = IoResult::Status::kOk;
   int error = 0;
+  // A short recv during this call means the socket had nothing more: edge-triggered epoll
+  // reports the next arrival, so no recv is spent to learn EAGAIN. (Only a recv made in this
+  // call counts: an earlier one says nothing about bytes whose edge was consumed since.)
+  last_recv_short_ = false;
   for (int i = 0; i < niov && end == IoResult::Status::kOk && !drained; ++i) {
     size_t off = 0;
     while (off < iov[i].iov_len) {
@@ -969,6 +1004,11 @@ IoResult SSLNetVConnection::TlsRead(MIOBuffer* buf, int64_t max) {
       if (r > 0) {
         off += r;
         total += r;
+        if (last_recv_short_ && read_ahead_off_ >= read_ahead_.size() &&
+            SSL_pending(ssl_.get()) == 0) {
+          drained = true;
+          break;
+        }
         continue;
       }
       int err = SSL_get_error(ssl_.get(), r);
@@ -1026,8 +1066,19 @@ IoResult SSLNetVConnection::TlsWriteRecords(IOBufferReader* reader, int64_t max)
   while (total < max) {
     iovec iov[1];
     if (reader->FillIovecs(iov, 1, max - total) == 0) break;
+    const void* data = iov[0].iov_base;
     int len = static_cast<int>(std::min<size_t>(iov[0].iov_len, 1 << 30));
-    int r = SSL_write(ssl_.get(), iov[0].iov_base, len);
+    // Small pieces in several blocks (a response head, then its body) go out as one record and
+    // one send instead of one each. A retry after WANT_WRITE copies the same leading bytes, at
+    // least as many, which is what BoringSSL asks of a retried write.
+    thread_local char coalesced[kCoalesceBytes];
+    const int64_t want = std::min(max - total, reader->ReadAvail());
+    if (static_cast<size_t>(len) < kCoalesceBytes && want > len) {
+      len = static_cast<int>(reader->CopyOut(
+          coalesced, std::min<int64_t>(want, static_cast<int64_t>(kCoalesceBytes))));
+      data = coalesced;
+    }
+    int r = SSL_write(ssl_.get(), data, len);
     if (r > 0) {
       // With SSL_MODE_ENABLE_PARTIAL_WRITE a short count means one record went out, not that
       // the socket is full; only WANT_WRITE says that.

@@ -416,6 +416,14 @@ class SSLNetVConnection final : public UnixNetVConnection {
   bool recording_ = true;
   std::string recorded_;
   int last_errno_ = 0;
+  // Read-ahead on the established data path (see BioRead): bytes received beyond what
+  // BoringSSL asked for, consumed from read_ahead_off_; empty (no memory) otherwise.
+  static constexpr size_t kReadAheadBytes = 16 * 1024 + 512;
+  static constexpr size_t kCoalesceBytes = 16 * 1024;
+  bool read_ahead_enabled_ = false;
+  bool last_recv_short_ = false;
+  std::string read_ahead_;
+  size_t read_ahead_off_ = 0;
   // Byte-quota testing: alternate calls are refused; a refusal is not real socket readiness.
   bool quota_refuse_next_ = false;
   bool quota_blocked_ = false;

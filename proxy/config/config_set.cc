@@ -56,6 +56,10 @@ absl::Status LoadCerts(ConfigSet* set) {
   options.key_dir = set->records.ssl_server_private_key_path.empty()
       ? options.cert_dir
       : JoinPath(set->config_dir, set->records.ssl_server_private_key_path);
+  const TlsServerSettings settings = ServerTlsSettings(*set);
+  options.configure_ctx = [settings](SSL_CTX* ctx) {
+    return ConfigureServerContext(ctx, settings);
+  };
   absl::StatusOr<std::shared_ptr<const CertTable>> certs = CertTable::Parse(content, path, options);
   if (!certs.ok()) return certs.status();
   set->certs = *std::move(certs);
@@ -132,6 +136,7 @@ absl::Status LoadTicketKeys(ConfigSet* set) {
         absl::StrCat(set->records.source, ":", line->second, ": ",
                      "proxy.config.ssl.server.ticket_key.filename: ", ring.status().message()));
   }
+  set->ticket_keys = *std::move(ring);
   set->files.push_back({.name = "ticket key file", .path = path, .present = true});
   return absl::OkStatus();
 }
@@ -177,6 +182,19 @@ absl::StatusOr<ConfigSet> LoadConfigDir(const std::string& config_dir) {
   return set;
 }
 
+TlsServerSettings ServerTlsSettings(const ConfigSet& set) {
+  const RecordsConfig& r = set.records;
+  TlsServerSettings settings;
+  settings.tls12 = r.ssl_tlsv1_2;
+  settings.tls13 = r.ssl_tlsv1_3;
+  settings.handshake_timeout = r.ssl_handshake_timeout_in > 0
+      ? Nanoseconds(std::chrono::seconds(r.ssl_handshake_timeout_in))
+      : Nanoseconds(std::chrono::hours(24));
+  settings.max_record_size = r.ssl_max_record_size;
+  settings.ticket_keys = set.ticket_keys;
+  return settings;
+}
+
 absl::StatusOr<ConfigSet> EmbeddedConfig() {
   ConfigSet set;
   absl::StatusOr<std::vector<ServerPort>> ports = ParseServerPorts(set.records.http_server_ports);
@@ -193,7 +211,9 @@ absl::StatusOr<ConfigSet> EmbeddedConfig() {
       .ip_addresses = {"127.0.0.1"},
   });
   if (!cert.ok()) return cert.status();
-  CertTable::Builder builder(CertTableOptions{});
+  const TlsServerSettings settings = ServerTlsSettings(set);
+  CertTable::Builder builder(CertTableOptions{
+      .configure_ctx = [settings](SSL_CTX* ctx) { return ConfigureServerContext(ctx, settings); }});
   CertTable::EntrySpec spec;
   spec.certs.push_back({.leaf = std::move(cert->cert),
                         .key = std::move(cert->key),

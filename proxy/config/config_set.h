@@ -38,6 +38,8 @@
 #include "absl/status/statusor.h"
 #include "iocore/tls/cert_table.h"
 #include "iocore/tls/sni_config.h"
+#include "iocore/tls/ssl_net_vconnection.h"
+#include "iocore/tls/ticket_keys.h"
 #include "plugin_api/plugin_loader.h"
 #include "proxy/config/ports.h"
 #include "proxy/config/records.h"
@@ -78,6 +80,9 @@ struct ConfigSet {
   std::shared_ptr<const SniConfig> sni;
   std::shared_ptr<const RemapConfig> remap;
   std::vector<ConfigPlugin> plugins;
+  // The session ticket keys of proxy.config.ssl.server.ticket_key.filename; null when the
+  // record is unset (the TLS ports then make random keys).
+  std::shared_ptr<const TicketKeyRing> ticket_keys;
 
   // The loaders' warnings, and the set's own (a TLS port without any certificate), in order.
   std::vector<std::string> warnings;
@@ -94,6 +99,11 @@ struct ConfigSet {
 // key and plugin files named by the configuration. Call it on the main thread: it blocks on the
 // file system.
 absl::StatusOr<ConfigSet> LoadConfigDir(const std::string& config_dir);
+
+// ServerTlsSettings returns the TLS settings of the records (versions, handshake timeout,
+// record size) with |set|'s ticket keys. Every certificate context of a loaded ConfigSet is
+// already configured with them (ConfigureServerContext).
+TlsServerSettings ServerTlsSettings(const ConfigSet& set);
 
 // EmbeddedConfig returns the configuration `tollgate` uses without --config-dir: default
 // records, the default ports bound on 127.0.0.1 instead of every address, and one dest_ip=*

@@ -166,13 +166,12 @@ TEST(TollgateCommandLineTest, ConfigDirWithoutValueIsAUsageError) {
   EXPECT_THAT(r.err, StartsWith("tollgate: --config-dir needs a directory\n"));
 }
 
-TEST(TollgateCommandLineTest, ServingSaysItIsNotImplementedAndExits2) {
-  RunResult r = RunTollgate({});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err,
-            "tollgate: serving is not implemented yet (issue 7); use --check to validate a "
-            "configuration\n");
-  EXPECT_THAT(r.out, IsEmpty());
+TEST(TollgateCommandLineTest, ServingWithAMissingConfigDirExits1WithoutListening) {
+  const std::string missing = absl::StrCat(TestTmpDir(), "/no-such-dir");
+  RunResult r = RunTollgate({"--config-dir", missing});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(missing));
+  EXPECT_THAT(r.out, Not(HasSubstr("listening")));
 }
 
 TEST(TollgateCheckTest, EmbeddedDefaultsAreValid) {
