@@ -545,6 +545,7 @@ TEST_F(NetTest, StopAcceptingRefusesNewConnectionsAndKeepsAcceptedOnes) {
   EXPECT_EQ(std::string(echoed, 4), "ping");
   close(kept);
   net_->StopAccepting();  // idempotent
+  ASSERT_TRUE(log_.finished.WaitAtLeast(1, kTestDeadline));  // the echo saw EOS and is gone
 }
 
 TEST_F(NetTest, CloseIdleKeepAliveTimesOutEveryIdleConnection) {
