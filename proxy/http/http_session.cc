@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "iocore/eventsystem/diags.h"
 #include "iocore/tls/ssl_net_vconnection.h"
@@ -50,6 +51,8 @@ absl::string_view StatusReason(int status) {
   switch (status) {
     case 400:
       return "Bad Request";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 414:
@@ -88,6 +91,7 @@ void HttpSession::Start() {
   proxy_->SessionOpened();
   client_addr_ = client_->remote_addr().AddressString();
   if (auto* tls = dynamic_cast<SSLNetVConnection*>(client_)) {
+    tls_client_ = tls;
     SSL* ssl = tls->ssl();
     tls_version_ = TlsVersionName(ssl);
     if (ssl != nullptr) {
@@ -261,6 +265,32 @@ void HttpSession::ParseRequest() {
   StartTransaction();
 }
 
+bool HttpSession::HostMatchesSniPolicy() {
+  if (tls_client_ == nullptr || tls_client_->sni().empty()) return true;
+  const SniPolicy* policy = tls_client_->sni_policy();
+  if (policy == nullptr || !policy->host_sni_policy.has_value() ||
+      *policy->host_sni_policy == SniPolicy::HostSniPolicy::kDisabled) {
+    return true;
+  }
+  absl::string_view host = request_.authority;
+  if (absl::ConsumePrefix(&host, "[")) {
+    host = host.substr(0, host.find(']'));
+  } else {
+    host = host.substr(0, host.rfind(':'));
+  }
+  if (absl::EqualsIgnoreCase(host, tls_client_->sni())) return true;
+  const std::string detail =
+      absl::StrCat("Host '", host, "' differs from the TLS server name '", tls_client_->sni(),
+                   "' (sni.yaml line ", policy->line, ": host_sni_policy ",
+                   HostSniPolicyName(*policy->host_sni_policy), ")");
+  if (*policy->host_sni_policy == SniPolicy::HostSniPolicy::kPermissive) {
+    Diag(DiagLevel::kWarning, "ssl", absl::StrCat(client_addr_, ": ", detail));
+    return true;
+  }
+  SendError(403, StatusReason(403), detail, /*close=*/true);
+  return false;
+}
+
 bool HttpSession::RequestBodyFullyRead() const {
   return state_ == State::kReadRequest || request_body_.done();
 }
@@ -308,6 +338,7 @@ void HttpSession::StartTransaction() {
     SendError(501, StatusReason(501), "CONNECT is not supported", /*close=*/true);
     return;
   }
+  if (!HostMatchesSniPolicy()) return;
   remap_ = proxy_->remap();
   match_ = remap_ != nullptr
       ? remap_->Match(HttpSchemeName(scheme_), request_.authority, request_.path)

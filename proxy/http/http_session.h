@@ -11,7 +11,8 @@
 // above its buffer's water mark, so memory per session is bounded whatever the body size.
 //
 // Errors answer the client when no response head was sent yet: 400 (or 414 / 431 / 505) for a
-// request the parser rejects, 404 when no remap rule matches, 501 for CONNECT, 502 when the
+// request the parser rejects, 403 when sni.yaml's host_sni_policy is ENFORCED and Host is
+// not the TLS server name, 404 when no remap rule matches, 501 for CONNECT, 502 when the
 // origin cannot be reached or resets (or sends garbage) before a response head, 504 when it
 // stays silent past transaction_no_activity_timeout_out or the connect timeout. After the head,
 // a failure can only cut the response short: the client connection is closed.
@@ -33,6 +34,7 @@
 
 #include "iocore/eventsystem/io_buffer.h"
 #include "iocore/net/net_vconnection.h"
+#include "iocore/tls/ssl_net_vconnection.h"
 #include "proxy/http/body_forwarder.h"
 #include "proxy/http/http_parser.h"
 #include "proxy/http/http_proxy.h"
@@ -90,6 +92,10 @@ class HttpSession final : public Continuation {
   // (resolve, connect) arrives.
   void Teardown();
   bool RequestBodyFullyRead() const;
+  // HostMatchesSniPolicy applies sni.yaml's host_sni_policy of the connection's name: with
+  // ENFORCED, a Host (port aside) other than the SNI is answered 403 (false is returned);
+  // PERMISSIVE logs a warning.
+  bool HostMatchesSniPolicy();
   void CountStatus(int status);
 
   HttpProxy* const proxy_;
@@ -115,6 +121,7 @@ class HttpSession final : public Continuation {
   std::string sni_ = "-";
   bool resumed_ = false;
   std::string client_addr_;
+  SSLNetVConnection* tls_client_ = nullptr;  // client_ when it is TLS
 
   // The transaction.
   HttpRequestParser request_parser_;
