@@ -291,6 +291,22 @@ absl::StatusOr<IpEndpoint> NetProcessor::Accept(Continuation* acceptor, const Ip
   }
   IpEndpoint bound = addr;
   std::vector<int> fds;
+  // SO_REUSEPORT would let this process share a port another process listens on (the kernel
+  // would split connections between them): a plain bind first proves the port is free.
+  if (addr.port() != 0) {
+    int probe = socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+      return absl::ErrnoToStatus(errno, absl::StrCat("listen on ", addr.ToString(), ": socket"));
+    int one = 1;
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (addr.family() == AF_INET6) setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    const int rc = bind(probe, addr.sockaddr(), addr.socklen());
+    const int err = errno;
+    close(probe);
+    if (rc != 0) {
+      return absl::ErrnoToStatus(err, absl::StrCat("listen on ", addr.ToString(), ": bind"));
+    }
+  }
   auto fail = [&](const char* call) {
     absl::Status s =
         absl::ErrnoToStatus(errno, absl::StrCat("listen on ", addr.ToString(), ": ", call));

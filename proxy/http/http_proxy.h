@@ -132,7 +132,8 @@ class HttpProxy {
   std::shared_ptr<TlsClientContext> origin_tls() const;
 
   // BeginDrain makes sessions close after the transaction in flight ("Connection: close" on
-  // its response) and makes new connections close after one request. Any thread.
+  // its response); a connection that has not sent its first request yet is answered once, then
+  // closed. Any thread.
   void BeginDrain() { draining_.store(true, std::memory_order_release); }
   bool draining() const { return draining_.load(std::memory_order_acquire); }
   // active_sessions returns the client sessions open now.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "iocore/eventsystem/diags.h"
+#include "iocore/net/net_handler.h"
 #include "iocore/tls/ssl_net_vconnection.h"
 
 namespace tollgate {
@@ -76,18 +78,53 @@ const char* TlsVersionName(SSL* ssl) { return ssl != nullptr ? SSL_get_version(s
 
 }  // namespace
 
+// The sessions alive on one net thread. When the thread exits (a shutdown, also one that cut a
+// drain short), the ones still there are freed; their connections are closed by the net layer
+// right after, without callbacks.
+struct HttpSession::ThreadSessions {
+  absl::flat_hash_set<HttpSession*> live;
+  bool exiting = false;
+
+  static ThreadSessions* ForCurrentThread() {
+    thread_local ThreadSessions* sessions = nullptr;
+    if (sessions != nullptr) return sessions;
+    NetHandler* nh = NetHandler::ForCurrentThread();
+    if (nh == nullptr) return nullptr;
+    sessions = new ThreadSessions;
+    ThreadSessions* self = sessions;
+    nh->thread()->AtExit([self] {
+      self->exiting = true;
+      for (HttpSession* session : self->live) delete session;
+      sessions = nullptr;
+      delete self;
+    });
+    return sessions;
+  }
+};
+
 HttpSession::HttpSession(HttpProxy* proxy, NetVConnection* client, HttpScheme scheme)
     : Continuation(NewProxyMutex()),
       proxy_(proxy),
       client_(client),
       scheme_(scheme),
-      out_(kHeadSizeClass),
-      origin_out_(kHeadSizeClass) {}
+      out_(kHeadSizeClass) {}
 
-HttpSession::~HttpSession() = default;
+HttpSession::~HttpSession() {
+  if (registry_ != nullptr && !registry_->exiting) registry_->live.erase(this);
+}
+
+HttpSession::Transaction::Transaction() : origin_out(kHeadSizeClass) {
+  origin_in.set_water_mark(kOriginReadWaterMark);
+  origin_in_reader = origin_in.AllocReader();
+  origin_out_reader = origin_out.AllocReader();
+}
 
 void HttpSession::Start() {
-  MutexLock lock(mutex().get());
+  // The session may end (and delete itself) inside Start: keep its mutex alive for the guard.
+  Ptr<ProxyMutex> mutex = this->mutex();
+  MutexLock lock(mutex.get());
+  registry_ = ThreadSessions::ForCurrentThread();
+  if (registry_ != nullptr) registry_->live.insert(this);
   proxy_->SessionOpened();
   client_addr_ = client_->remote_addr().AddressString();
   if (auto* tls = dynamic_cast<SSLNetVConnection*>(client_)) {
@@ -105,9 +142,6 @@ void HttpSession::Start() {
   in_.set_water_mark(kClientReadWaterMark);
   in_reader_ = in_.AllocReader();
   out_reader_ = out_.AllocReader();
-  origin_in_.set_water_mark(kOriginReadWaterMark);
-  origin_in_reader_ = origin_in_.AllocReader();
-  origin_out_reader_ = origin_out_.AllocReader();
   client_read_ = client_->DoIoRead(this, INT64_MAX, &in_);
   client_write_ = client_->DoIoWrite(this, INT64_MAX, out_reader_);
   WaitForRequest();
@@ -121,13 +155,13 @@ void HttpSession::HandleEvent(EventCode code, void* data) {
         delete this;
         return;
       }
-      if (!resolved_.endpoint.ok()) {
+      if (!txn_->resolved.endpoint.ok()) {
         OriginFailed(502,
-                     absl::StrCat("cannot resolve origin ", match_->origin_host, ": ",
-                                  resolved_.endpoint.status().message()));
+                     absl::StrCat("cannot resolve origin ", txn_->match->origin_host, ": ",
+                                  txn_->resolved.endpoint.status().message()));
         return;
       }
-      origin_addr_ = *resolved_.endpoint;
+      txn_->origin_addr = *txn_->resolved.endpoint;
       ConnectToOrigin();
       return;
     case EventCode::kNetOpen:
@@ -147,7 +181,8 @@ void HttpSession::HandleEvent(EventCode code, void* data) {
     case EventCode::kVcInactivityTimeout:
     case EventCode::kVcActiveTimeout: {
       auto* vio = static_cast<VIO*>(data);
-      if (vio != nullptr && origin_ != nullptr && (vio == origin_read_ || vio == origin_write_)) {
+      if (vio != nullptr && txn_ != nullptr && txn_->origin != nullptr &&
+          (vio == txn_->origin_read || vio == txn_->origin_write)) {
         OnOriginEvent(code, vio);
       } else {
         OnClientEvent(code, vio);
@@ -181,7 +216,7 @@ void HttpSession::OnClientEvent(EventCode code, VIO* vio) {
       }
       return;
     case EventCode::kVcWriteReady:
-      if (state_ == State::kOrigin && response_started_) PumpResponseBody();
+      if (state_ == State::kOrigin && txn_->response_started) PumpResponseBody();
       return;
     case EventCode::kVcWriteComplete:
       if (state_ == State::kFlushThenClose) Teardown();
@@ -192,7 +227,6 @@ void HttpSession::OnClientEvent(EventCode code, VIO* vio) {
         // A clean close between requests, or a half-sent head: nothing to answer either way.
         Teardown();
       } else if (state_ != State::kFlushThenClose && !RequestBodyFullyRead()) {
-        if (proxy_->logging()) log_.status = 0;
         GlobalStats().Increment(HttpStats::Get().aborted);
         Teardown();
       }
@@ -223,13 +257,16 @@ void HttpSession::WaitForRequest() {
     ParseRequest();
     return;
   }
-  if (client_eos_ || proxy_->draining()) {
+  // While draining, a connection that was served closes; one accepted just before the listeners
+  // closed gets its request answered (with "Connection: close"), within transaction_in.
+  const bool draining = proxy_->draining();
+  if (client_eos_ || (draining && requests_ > 0)) {
     CloseAfterFlush();
     return;
   }
   // Idle until a byte arrives: the first connection to go when the connection limit is
   // reached, and closed at once by a drain.
-  client_->SetKeepAliveIdle(true);
+  if (!draining) client_->SetKeepAliveIdle(true);
   client_->SetInactivityTimeout(requests_ > 0 ? proxy_->settings().keep_alive_in
                                               : proxy_->settings().transaction_in);
   client_read_->Reenable();
@@ -239,7 +276,10 @@ void HttpSession::ParseRequest() {
   if (in_reader_->ReadAvail() == 0) return;
   client_->SetKeepAliveIdle(false);
   client_->SetInactivityTimeout(proxy_->settings().transaction_in);
-  if (log_.bytes_in == 0) start_ns_ = NowNs();
+  if (txn_ == nullptr) {
+    txn_ = std::make_unique<Transaction>();
+    txn_->start_ns = NowNs();
+  }
   ParseResult result;
   while (in_reader_->ReadAvail() > 0) {
     size_t consumed = 0;
@@ -248,15 +288,15 @@ void HttpSession::ParseRequest() {
       return false;
     });
     in_reader_->Consume(static_cast<int64_t>(consumed));
-    log_.bytes_in += static_cast<int64_t>(consumed);
+    txn_->log.bytes_in += static_cast<int64_t>(consumed);
     if (result.status != ParseStatus::kNeedMore) break;
   }
   client_read_->Reenable();
   if (result.status == ParseStatus::kNeedMore) return;
   if (result.status == ParseStatus::kError) {
     GlobalStats().Increment(HttpStats::Get().errors_400);
-    log_.method = "-";
-    log_.url = "-";
+    txn_->log.method = "-";
+    txn_->log.url = "-";
     const int status = HttpErrorStatusCode(result.error);
     SendError(status, StatusReason(status),
               absl::StrCat("bad request: ", HttpErrorReason(result.error)), /*close=*/true);
@@ -272,7 +312,7 @@ bool HttpSession::HostMatchesSniPolicy() {
       *policy->host_sni_policy == SniPolicy::HostSniPolicy::kDisabled) {
     return true;
   }
-  absl::string_view host = request_.authority;
+  absl::string_view host = txn_->request.authority;
   if (absl::ConsumePrefix(&host, "[")) {
     host = host.substr(0, host.find(']'));
   } else {
@@ -292,7 +332,7 @@ bool HttpSession::HostMatchesSniPolicy() {
 }
 
 bool HttpSession::RequestBodyFullyRead() const {
-  return state_ == State::kReadRequest || request_body_.done();
+  return state_ == State::kReadRequest || txn_ == nullptr || txn_->request_body.done();
 }
 
 // ---- Transaction
@@ -303,65 +343,66 @@ void HttpSession::StartTransaction() {
   GlobalStats().Increment(stats.requests_total);
   if (requests_ > 0) GlobalStats().Increment(stats.keep_alive_reuses);
   ++requests_;
-  request_ = std::move(request_parser_.mutable_request());
-  client_http10_ = request_.version == HttpVersion::k1_0;
-  client_keep_alive_ = request_.keep_alive && !proxy_->draining() && !client_eos_;
-  sent_100_continue_ = false;
-  response_started_ = false;
+  txn_->request = std::move(request_parser_.mutable_request());
+  client_http10_ = txn_->request.version == HttpVersion::k1_0;
+  client_keep_alive_ = txn_->request.keep_alive && !proxy_->draining() && !client_eos_;
+  txn_->sent_100_continue = false;
+  txn_->response_started = false;
   client_close_after_ = false;
-  retried_ = false;
-  origin_reused_ = false;
-  origin_eos_ = false;
-  origin_bytes_seen_ = false;
+  txn_->retried = false;
+  txn_->origin_reused = false;
+  txn_->origin_eos = false;
+  txn_->origin_bytes_seen = false;
 
-  log_.start_unix_ms = absl::ToUnixMillis(absl::Now());
-  log_.client = client_addr_;
-  log_.method = request_.method;
-  log_.url = absl::StrCat(HttpSchemeName(scheme_), "://",
-                          request_.authority.empty() ? "-" : request_.authority, request_.path);
-  log_.origin = "-";
+  txn_->log.start_unix_ms = absl::ToUnixMillis(absl::Now());
+  txn_->log.client = client_addr_;
+  txn_->log.method = txn_->request.method;
+  txn_->log.url = absl::StrCat(HttpSchemeName(scheme_), "://",
+                               txn_->request.authority.empty() ? "-" : txn_->request.authority,
+                               txn_->request.path);
+  txn_->log.origin = "-";
 
-  switch (request_.framing) {
+  switch (txn_->request.framing) {
     case BodyFraming::kContentLength:
-      request_body_.Start(BodyForwarder::Mode::kLength, request_.content_length);
+      txn_->request_body.Start(BodyForwarder::Mode::kLength, txn_->request.content_length);
       break;
     case BodyFraming::kChunked:
-      request_body_.Start(BodyForwarder::Mode::kChunkedRaw);
+      txn_->request_body.Start(BodyForwarder::Mode::kChunkedRaw);
       break;
     case BodyFraming::kNone:
     case BodyFraming::kUntilClose:
-      request_body_.Start(BodyForwarder::Mode::kNone);
+      txn_->request_body.Start(BodyForwarder::Mode::kNone);
       break;
   }
 
-  if (request_.target_form == RequestTargetForm::kAuthority) {
+  if (txn_->request.target_form == RequestTargetForm::kAuthority) {
     SendError(501, StatusReason(501), "CONNECT is not supported", /*close=*/true);
     return;
   }
   if (!HostMatchesSniPolicy()) return;
-  remap_ = proxy_->remap();
-  match_ = remap_ != nullptr
-      ? remap_->Match(HttpSchemeName(scheme_), request_.authority, request_.path)
+  txn_->remap = proxy_->remap();
+  txn_->match = txn_->remap != nullptr
+      ? txn_->remap->Match(HttpSchemeName(scheme_), txn_->request.authority, txn_->request.path)
       : std::nullopt;
-  if (!match_.has_value()) {
+  if (!txn_->match.has_value()) {
     GlobalStats().Increment(stats.errors_404);
-    SendError(404, StatusReason(404), absl::StrCat("no remap rule for ", log_.url),
+    SendError(404, StatusReason(404), absl::StrCat("no remap rule for ", txn_->log.url),
               /*close=*/false);
     return;
   }
 
   // The forwarded head.
-  HttpHeaders& headers = request_.headers;
+  HttpHeaders& headers = txn_->request.headers;
   RemoveHopByHop(&headers);
-  if (request_.expects_100_continue) {
+  if (txn_->request.expects_100_continue) {
     headers.Remove("expect");
-    if (!request_body_.done()) {
+    if (!txn_->request_body.done()) {
       out_.Write("HTTP/1.1 100 Continue\r\n\r\n");
       client_write_->Reenable();
-      sent_100_continue_ = true;
+      txn_->sent_100_continue = true;
     }
   }
-  headers.Set("Host", match_->rule->to.Authority());
+  headers.Set("Host", txn_->match->rule->to.Authority());
   const std::string via = absl::StrCat("1.1 ", proxy_->settings().via_name);
   if (std::optional<absl::string_view> prior = headers.Get("via")) {
     headers.Set("Via", absl::StrCat(*prior, ", ", via));
@@ -374,44 +415,44 @@ void HttpSession::StartTransaction() {
     headers.Add("X-Forwarded-For", client_addr_);
   }
   headers.Set("X-Forwarded-Proto", HttpSchemeName(scheme_));
-  origin_head_ = absl::StrCat(request_.method, " ", match_->path, " HTTP/1.1\r\n");
-  headers.AppendTo(&origin_head_);
-  origin_head_.append("\r\n");
+  txn_->origin_head = absl::StrCat(txn_->request.method, " ", txn_->match->path, " HTTP/1.1\r\n");
+  headers.AppendTo(&txn_->origin_head);
+  txn_->origin_head.append("\r\n");
 
-  origin_key_ =
-      absl::StrCat(match_->origin_scheme, "://", match_->origin_host, ":", match_->origin_port);
+  txn_->origin_key = absl::StrCat(txn_->match->origin_scheme, "://", txn_->match->origin_host, ":",
+                                  txn_->match->origin_port);
   // Waiting on the origin is not the client's silence.
-  if (request_body_.done()) client_->CancelInactivityTimeout();
+  if (txn_->request_body.done()) client_->CancelInactivityTimeout();
   ContinueToOrigin();
 }
 
 void HttpSession::ContinueToOrigin() {
   OriginPool* pool = OriginPool::ForCurrentThread(proxy_->settings().pool);
-  if (!retried_ && pool != nullptr) {
-    if (NetVConnection* vc = pool->Take(origin_key_)) {
-      origin_ = vc;
-      origin_reused_ = true;
-      origin_addr_ = vc->remote_addr();
+  if (!txn_->retried && pool != nullptr) {
+    if (NetVConnection* vc = pool->Take(txn_->origin_key)) {
+      txn_->origin = vc;
+      txn_->origin_reused = true;
+      txn_->origin_addr = vc->remote_addr();
       BeginOriginIo();
       return;
     }
   }
   std::optional<IpEndpoint> addr = proxy_->resolver() != nullptr
-      ? proxy_->resolver()->Cached(match_->origin_host, match_->origin_port)
-      : HostResolver::Literal(match_->origin_host, match_->origin_port);
+      ? proxy_->resolver()->Cached(txn_->match->origin_host, txn_->match->origin_port)
+      : HostResolver::Literal(txn_->match->origin_host, txn_->match->origin_port);
   if (addr.has_value()) {
-    origin_addr_ = *addr;
+    txn_->origin_addr = *addr;
     ConnectToOrigin();
     return;
   }
   if (proxy_->resolver() == nullptr) {
-    OriginFailed(502, absl::StrCat("cannot resolve origin ", match_->origin_host));
+    OriginFailed(502, absl::StrCat("cannot resolve origin ", txn_->match->origin_host));
     return;
   }
   state_ = State::kResolving;
   awaiting_callback_ = true;
-  resolve_action_ = proxy_->resolver()->Resolve(match_->origin_host, match_->origin_port, this,
-                                                client_->thread(), &resolved_);
+  txn_->resolve_action = proxy_->resolver()->Resolve(
+      txn_->match->origin_host, txn_->match->origin_port, this, client_->thread(), &txn_->resolved);
 }
 
 void HttpSession::ConnectToOrigin() {
@@ -420,16 +461,17 @@ void HttpSession::ConnectToOrigin() {
   GlobalStats().Increment(HttpStats::Get().origin_connections_opened);
   ConnectOptions options{.timeout = proxy_->settings().connect_timeout,
                          .thread = client_->thread()};
-  if (match_->origin_scheme == "https") {
+  if (txn_->match->origin_scheme == "https") {
     std::shared_ptr<TlsClientContext> tls = proxy_->origin_tls();
     if (tls == nullptr) {
       awaiting_callback_ = false;
       OriginFailed(502, "no TLS context for https origins");
       return;
     }
-    TlsConnect(*proxy_->net(), this, origin_addr_, match_->origin_host, std::move(tls), options);
+    TlsConnect(*proxy_->net(), this, txn_->origin_addr, txn_->match->origin_host, std::move(tls),
+               options);
   } else {
-    proxy_->net()->Connect(this, origin_addr_, options);
+    proxy_->net()->Connect(this, txn_->origin_addr, options);
   }
 }
 
@@ -439,7 +481,7 @@ void HttpSession::OnOriginOpen(NetVConnection* vc) {
     delete this;
     return;
   }
-  origin_ = vc;
+  txn_->origin = vc;
   BeginOriginIo();
 }
 
@@ -450,37 +492,38 @@ void HttpSession::OnOriginOpenFailed(int err) {
   }
   GlobalStats().Increment(HttpStats::Get().origin_connect_failures);
   if (err == ETIMEDOUT) {
-    OriginFailed(504, absl::StrCat("connecting to origin ", origin_addr_.ToString(), " timed out"));
+    OriginFailed(504,
+                 absl::StrCat("connecting to origin ", txn_->origin_addr.ToString(), " timed out"));
   } else {
     OriginFailed(502,
-                 absl::StrCat("cannot connect to origin ", origin_addr_.ToString(), ": ",
+                 absl::StrCat("cannot connect to origin ", txn_->origin_addr.ToString(), ": ",
                               err > 0 ? strerror(err) : "TLS handshake failed"));
   }
 }
 
 void HttpSession::BeginOriginIo() {
   state_ = State::kOrigin;
-  log_.origin = origin_addr_.ToString();
-  log_.origin_reused = origin_reused_;
-  response_parser_.emplace(request_.method);
-  origin_out_.Write(origin_head_);
-  origin_read_ = origin_->DoIoRead(this, INT64_MAX, &origin_in_);
-  origin_write_ = origin_->DoIoWrite(this, INT64_MAX, origin_out_reader_);
-  origin_->SetInactivityTimeout(proxy_->settings().transaction_out);
+  txn_->log.origin = txn_->origin_addr.ToString();
+  txn_->log.origin_reused = txn_->origin_reused;
+  txn_->response_parser.emplace(txn_->request.method);
+  txn_->origin_out.Write(txn_->origin_head);
+  txn_->origin_read = txn_->origin->DoIoRead(this, INT64_MAX, &txn_->origin_in);
+  txn_->origin_write = txn_->origin->DoIoWrite(this, INT64_MAX, txn_->origin_out_reader);
+  txn_->origin->SetInactivityTimeout(proxy_->settings().transaction_out);
   PumpRequestBody();
 }
 
 void HttpSession::PumpRequestBody() {
-  if (origin_ == nullptr || request_body_.done()) return;
+  if (txn_->origin == nullptr || txn_->request_body.done()) return;
   bool moved = false;
-  while (!request_body_.done()) {
-    const int64_t room = kMaxPendingBytes - origin_out_reader_->ReadAvail();
+  while (!txn_->request_body.done()) {
+    const int64_t room = kMaxPendingBytes - txn_->origin_out_reader->ReadAvail();
     if (room <= 0 || in_reader_->ReadAvail() == 0) break;
-    const uint64_t before = request_body_.forwarded();
-    BodyForwarder::Step step = request_body_.Move(*in_reader_, &origin_out_, room);
+    const uint64_t before = txn_->request_body.forwarded();
+    BodyForwarder::Step step = txn_->request_body.Move(*in_reader_, &txn_->origin_out, room);
     if (step.error != HttpError::kNone) {
       GlobalStats().Increment(HttpStats::Get().errors_400);
-      if (!response_started_) {
+      if (!txn_->response_started) {
         CloseOrigin();
         SendError(400, StatusReason(400),
                   absl::StrCat("bad request body: ", HttpErrorReason(step.error)), true);
@@ -489,16 +532,16 @@ void HttpSession::PumpRequestBody() {
       }
       return;
     }
-    const uint64_t taken = request_body_.forwarded() - before;
+    const uint64_t taken = txn_->request_body.forwarded() - before;
     if (taken == 0) break;
-    log_.bytes_in += static_cast<int64_t>(taken);
+    txn_->log.bytes_in += static_cast<int64_t>(taken);
     moved = true;
   }
   if (moved) {
-    origin_write_->Reenable();
+    txn_->origin_write->Reenable();
     client_read_->Reenable();
   }
-  if (request_body_.done() && !response_started_) client_->CancelInactivityTimeout();
+  if (txn_->request_body.done() && !txn_->response_started) client_->CancelInactivityTimeout();
 }
 
 // ---- Origin side
@@ -508,8 +551,8 @@ void HttpSession::OnOriginEvent(EventCode code, VIO* vio) {
   switch (code) {
     case EventCode::kVcReadReady:
     case EventCode::kVcReadComplete:
-      origin_bytes_seen_ = true;
-      if (!response_started_) {
+      txn_->origin_bytes_seen = true;
+      if (!txn_->response_started) {
         ParseResponse();
       } else {
         PumpResponseBody();
@@ -520,17 +563,17 @@ void HttpSession::OnOriginEvent(EventCode code, VIO* vio) {
       PumpRequestBody();
       return;
     case EventCode::kVcEos:
-      origin_eos_ = true;
-      if (!response_started_) {
+      txn_->origin_eos = true;
+      if (!txn_->response_started) {
         ParseResponse();  // what arrived before the close; fails the request if no head
       } else {
         PumpResponseBody();
       }
       return;
     case EventCode::kError:
-      if (!response_started_) {
+      if (!txn_->response_started) {
         OriginFailed(502,
-                     absl::StrCat("origin ", origin_addr_.ToString(),
+                     absl::StrCat("origin ", txn_->origin_addr.ToString(),
                                   " reset the connection before a response"));
       } else {
         GlobalStats().Increment(HttpStats::Get().aborted);
@@ -539,14 +582,15 @@ void HttpSession::OnOriginEvent(EventCode code, VIO* vio) {
       return;
     case EventCode::kVcInactivityTimeout:
     case EventCode::kVcActiveTimeout:
-      if (!response_started_) {
-        OriginFailed(504,
-                     absl::StrCat("origin ", origin_addr_.ToString(), " sent no response in time"));
+      if (!txn_->response_started) {
+        OriginFailed(
+            504,
+            absl::StrCat("origin ", txn_->origin_addr.ToString(), " sent no response in time"));
       } else {
         GlobalStats().Increment(HttpStats::Get().aborted);
         Diag(DiagLevel::kWarning, "http",
-             absl::StrCat("origin ", origin_addr_.ToString(), " stalled mid-response for ",
-                          log_.url, "; closing"));
+             absl::StrCat("origin ", txn_->origin_addr.ToString(), " stalled mid-response for ",
+                          txn_->log.url, "; closing"));
         Teardown();
       }
       return;
@@ -557,56 +601,56 @@ void HttpSession::OnOriginEvent(EventCode code, VIO* vio) {
 }
 
 void HttpSession::ParseResponse() {
-  while (origin_in_reader_->ReadAvail() > 0) {
+  while (txn_->origin_in_reader->ReadAvail() > 0) {
     ParseResult result;
     size_t consumed = 0;
-    origin_in_reader_->ForEachBlock([&](absl::string_view block) {
-      result = response_parser_->Parse(block, &consumed);
+    txn_->origin_in_reader->ForEachBlock([&](absl::string_view block) {
+      result = txn_->response_parser->Parse(block, &consumed);
       return false;
     });
-    origin_in_reader_->Consume(static_cast<int64_t>(consumed));
+    txn_->origin_in_reader->Consume(static_cast<int64_t>(consumed));
     if (result.status == ParseStatus::kNeedMore) continue;
     if (result.status == ParseStatus::kError) {
       OriginFailed(502,
-                   absl::StrCat("bad response from origin ", origin_addr_.ToString(), ": ",
+                   absl::StrCat("bad response from origin ", txn_->origin_addr.ToString(), ": ",
                                 HttpErrorReason(result.error)));
       return;
     }
-    const HttpResponse& head = response_parser_->response();
+    const HttpResponse& head = txn_->response_parser->response();
     if (head.is_interim()) {
       // 100 Continue was answered by the proxy already; other 1xx go to HTTP/1.1 clients.
-      if (!(head.status_code == 100 && sent_100_continue_) && !client_http10_) {
+      if (!(head.status_code == 100 && txn_->sent_100_continue) && !client_http10_) {
         HttpResponse interim = head;
         RemoveHopByHop(&interim.headers);
         out_.Write(SerializeResponseHead(interim));
         client_write_->Reenable();
       }
-      response_parser_->Reset(request_.method);
+      txn_->response_parser->Reset(txn_->request.method);
       continue;
     }
     if (head.status_code == 101) {
       OriginFailed(502, "origin switched protocols, which the proxy does not support");
       return;
     }
-    response_ = response_parser_->mutable_response();
+    txn_->response = txn_->response_parser->mutable_response();
     StartResponse();
     return;
   }
-  if (origin_eos_) {
+  if (txn_->origin_eos) {
     OriginFailed(502,
-                 absl::StrCat("origin ", origin_addr_.ToString(),
+                 absl::StrCat("origin ", txn_->origin_addr.ToString(),
                               " closed the connection before a response"));
     return;
   }
-  origin_read_->Reenable();
+  txn_->origin_read->Reenable();
 }
 
 void HttpSession::StartResponse() {
-  response_started_ = true;
+  txn_->response_started = true;
   client_->SetInactivityTimeout(proxy_->settings().transaction_in);
   client_close_after_ = !client_keep_alive_ || proxy_->draining() || client_eos_;
   BodyForwarder::Mode mode = BodyForwarder::Mode::kNone;
-  switch (response_.framing) {
+  switch (txn_->response.framing) {
     case BodyFraming::kNone:
       break;
     case BodyFraming::kContentLength:
@@ -616,7 +660,7 @@ void HttpSession::StartResponse() {
       if (client_http10_) {
         mode = BodyForwarder::Mode::kChunkedDecode;
         client_close_after_ = true;
-        response_.headers.Remove("transfer-encoding");
+        txn_->response.headers.Remove("transfer-encoding");
       } else {
         mode = BodyForwarder::Mode::kChunkedRaw;
       }
@@ -627,10 +671,10 @@ void HttpSession::StartResponse() {
       break;
   }
   // A request body the client has not finished sending cannot be skipped safely.
-  if (!request_body_.done()) client_close_after_ = true;
-  response_body_.Start(mode, response_.content_length);
+  if (!txn_->request_body.done()) client_close_after_ = true;
+  txn_->response_body.Start(mode, txn_->response.content_length);
 
-  HttpHeaders& headers = response_.headers;
+  HttpHeaders& headers = txn_->response.headers;
   RemoveHopByHop(&headers);
   const std::string via = absl::StrCat("1.1 ", proxy_->settings().via_name);
   if (std::optional<absl::string_view> prior = headers.Get("via")) {
@@ -643,64 +687,65 @@ void HttpSession::StartResponse() {
   } else if (client_http10_) {
     headers.Add("Connection", "keep-alive");
   }
-  response_.version = HttpVersion::k1_1;
-  std::string head = SerializeResponseHead(response_);
-  log_.status = response_.status_code;
-  log_.bytes_out += static_cast<int64_t>(head.size());
-  CountStatus(response_.status_code);
+  txn_->response.version = HttpVersion::k1_1;
+  std::string head = SerializeResponseHead(txn_->response);
+  txn_->log.status = txn_->response.status_code;
+  txn_->log.bytes_out += static_cast<int64_t>(head.size());
+  CountStatus(txn_->response.status_code);
   out_.Write(head);
   client_write_->Reenable();
   PumpResponseBody();
 }
 
 void HttpSession::PumpResponseBody() {
-  if (origin_ == nullptr) return;
+  if (txn_->origin == nullptr) return;
   bool moved = false;
-  while (!response_body_.done()) {
+  while (!txn_->response_body.done()) {
     const int64_t room = kMaxPendingBytes - out_reader_->ReadAvail();
-    if (room <= 0 || origin_in_reader_->ReadAvail() == 0) break;
-    const uint64_t before = response_body_.forwarded();
-    BodyForwarder::Step step = response_body_.Move(*origin_in_reader_, &out_, room);
+    if (room <= 0 || txn_->origin_in_reader->ReadAvail() == 0) break;
+    const uint64_t before = txn_->response_body.forwarded();
+    BodyForwarder::Step step = txn_->response_body.Move(*txn_->origin_in_reader, &out_, room);
     if (step.error != HttpError::kNone) {
       Diag(DiagLevel::kWarning, "http",
-           absl::StrCat("bad chunked body from origin ", origin_addr_.ToString(), ": ",
+           absl::StrCat("bad chunked body from origin ", txn_->origin_addr.ToString(), ": ",
                         HttpErrorReason(step.error)));
       GlobalStats().Increment(HttpStats::Get().aborted);
       Teardown();
       return;
     }
-    log_.bytes_out += step.appended;
-    if (response_body_.forwarded() == before) break;
+    txn_->log.bytes_out += step.appended;
+    if (txn_->response_body.forwarded() == before) break;
     moved = true;
   }
   if (moved) client_write_->Reenable();
-  if (!response_body_.done() && origin_eos_ && origin_in_reader_->ReadAvail() == 0) {
-    if (!response_body_.FinishAtEof()) {
+  if (!txn_->response_body.done() && txn_->origin_eos && txn_->origin_in_reader->ReadAvail() == 0) {
+    if (!txn_->response_body.FinishAtEof()) {
       Diag(DiagLevel::kWarning, "http",
-           absl::StrCat("origin ", origin_addr_.ToString(), " closed mid-response for ", log_.url));
+           absl::StrCat("origin ", txn_->origin_addr.ToString(), " closed mid-response for ",
+                        txn_->log.url));
       GlobalStats().Increment(HttpStats::Get().aborted);
       CloseOrigin();
       CloseAfterFlush();
       return;
     }
   }
-  if (response_body_.done()) {
+  if (txn_->response_body.done()) {
     OriginResponseDone();
     return;
   }
-  origin_read_->Reenable();
+  txn_->origin_read->Reenable();
 }
 
 void HttpSession::OriginResponseDone() {
-  const bool reusable = response_.keep_alive && !origin_eos_ &&
-      response_body_.mode() != BodyForwarder::Mode::kUntilClose && request_body_.done() &&
-      origin_out_reader_->ReadAvail() == 0 && origin_in_reader_->ReadAvail() == 0;
+  const bool reusable = txn_->response.keep_alive && !txn_->origin_eos &&
+      txn_->response_body.mode() != BodyForwarder::Mode::kUntilClose && txn_->request_body.done() &&
+      txn_->origin_out_reader->ReadAvail() == 0 && txn_->origin_in_reader->ReadAvail() == 0;
   OriginPool* pool = reusable ? OriginPool::ForCurrentThread(proxy_->settings().pool) : nullptr;
   if (pool != nullptr) {
-    NetVConnection* vc = origin_;
-    origin_ = nullptr;
-    origin_read_ = origin_write_ = nullptr;
-    pool->Release(origin_key_, vc);
+    NetVConnection* vc = txn_->origin;
+    txn_->origin = nullptr;
+    txn_->origin_read = txn_->origin_write = nullptr;
+    pool->Release(txn_->origin_key, vc);
   } else {
     CloseOrigin();
   }
@@ -710,14 +755,14 @@ void HttpSession::OriginResponseDone() {
 void HttpSession::OriginFailed(int status, const std::string& why) {
   // A reused connection the origin had closed meanwhile: once more on a new one, if nothing
   // of the request is lost by it.
-  if (origin_reused_ && !retried_ && !origin_bytes_seen_ &&
-      request_body_.mode() == BodyForwarder::Mode::kNone && status == 502) {
+  if (txn_->origin_reused && !txn_->retried && !txn_->origin_bytes_seen &&
+      txn_->request_body.mode() == BodyForwarder::Mode::kNone && status == 502) {
     CloseOrigin();
-    retried_ = true;
-    origin_reused_ = false;
-    origin_eos_ = false;
-    origin_out_reader_->Consume(origin_out_reader_->ReadAvail());
-    origin_in_reader_->Consume(origin_in_reader_->ReadAvail());
+    txn_->retried = true;
+    txn_->origin_reused = false;
+    txn_->origin_eos = false;
+    txn_->origin_out_reader->Consume(txn_->origin_out_reader->ReadAvail());
+    txn_->origin_in_reader->Consume(txn_->origin_in_reader->ReadAvail());
     ContinueToOrigin();
     return;
   }
@@ -728,20 +773,18 @@ void HttpSession::OriginFailed(int status, const std::string& why) {
 }
 
 void HttpSession::FinishTransaction() {
-  log_.duration_us = (NowNs() - start_ns_) / 1000;
-  log_.tls_version = tls_version_;
-  log_.cipher = cipher_;
-  log_.sni = sni_;
-  log_.resumed = resumed_;
-  proxy_->Log(log_);
-  GlobalStats().Add(HttpStats::Get().client_bytes_in, log_.bytes_in);
-  GlobalStats().Add(HttpStats::Get().client_bytes_out, log_.bytes_out);
-  log_ = AccessLogEntry();
-  match_.reset();
-  remap_.reset();
-  request_ = HttpRequest();
-  response_ = HttpResponse();
-  if (client_close_after_ || !request_body_.done() || client_eos_ || proxy_->draining()) {
+  txn_->log.duration_us = (NowNs() - txn_->start_ns) / 1000;
+  txn_->log.tls_version = tls_version_;
+  txn_->log.cipher = cipher_;
+  txn_->log.sni = sni_;
+  txn_->log.resumed = resumed_;
+  proxy_->Log(txn_->log);
+  GlobalStats().Add(HttpStats::Get().client_bytes_in, txn_->log.bytes_in);
+  GlobalStats().Add(HttpStats::Get().client_bytes_out, txn_->log.bytes_out);
+  const bool body_left = !txn_->request_body.done();
+  CloseOrigin();
+  txn_.reset();
+  if (client_close_after_ || body_left || client_eos_ || proxy_->draining()) {
     CloseAfterFlush();
     return;
   }
@@ -751,11 +794,12 @@ void HttpSession::FinishTransaction() {
 void HttpSession::SendError(int status, absl::string_view reason, const std::string& detail,
                             bool close) {
   Diag(status >= 500 ? DiagLevel::kWarning : DiagLevel::kNote, "http",
-       absl::StrCat(status, " for ", client_addr_, " ", log_.method.empty() ? "-" : log_.method,
-                    " ", log_.url.empty() ? "-" : log_.url, ": ", detail));
+       absl::StrCat(status, " for ", client_addr_, " ",
+                    txn_->log.method.empty() ? "-" : txn_->log.method, " ",
+                    txn_->log.url.empty() ? "-" : txn_->log.url, ": ", detail));
   // The request's body cannot be skipped once part of it may have gone to an origin, nor
   // before it was read: close after the answer.
-  close = close || !request_body_.done() || !client_keep_alive_ || proxy_->draining();
+  close = close || !txn_->request_body.done() || !client_keep_alive_ || proxy_->draining();
   client_close_after_ = close;
   const std::string body = absl::StrCat(status, " ", reason, ": ", detail, "\n");
   std::string head =
@@ -763,16 +807,16 @@ void HttpSession::SendError(int status, absl::string_view reason, const std::str
                    "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ", body.size(),
                    "\r\nVia: 1.1 ", proxy_->settings().via_name, "\r\n",
                    close ? "Connection: close\r\n" : "", "\r\n");
-  log_.status = status;
-  log_.bytes_out += static_cast<int64_t>(head.size());
+  txn_->log.status = status;
+  txn_->log.bytes_out += static_cast<int64_t>(head.size());
   out_.Write(head);
-  if (request_.method != "HEAD") {
+  if (txn_->request.method != "HEAD") {
     out_.Write(body);
-    log_.bytes_out += static_cast<int64_t>(body.size());
+    txn_->log.bytes_out += static_cast<int64_t>(body.size());
   }
   CountStatus(status);
   client_write_->Reenable();
-  response_started_ = true;
+  txn_->response_started = true;
   FinishTransaction();
 }
 
@@ -793,12 +837,12 @@ void HttpSession::CountStatus(int status) {
 // -------------------------------------------------------------------------------------
 
 void HttpSession::CloseOrigin() {
-  if (origin_ == nullptr) return;
-  origin_->DoIoClose();
-  origin_ = nullptr;
-  origin_read_ = origin_write_ = nullptr;
-  origin_in_reader_->Consume(origin_in_reader_->ReadAvail());
-  origin_out_reader_->Consume(origin_out_reader_->ReadAvail());
+  if (txn_ == nullptr || txn_->origin == nullptr) return;
+  txn_->origin->DoIoClose();
+  txn_->origin = nullptr;
+  txn_->origin_read = txn_->origin_write = nullptr;
+  txn_->origin_in_reader->Consume(txn_->origin_in_reader->ReadAvail());
+  txn_->origin_out_reader->Consume(txn_->origin_out_reader->ReadAvail());
 }
 
 void HttpSession::CloseAfterFlush() {
@@ -820,7 +864,7 @@ void HttpSession::Teardown() {
   if (closing_) return;
   closing_ = true;
   if (state_ == State::kResolving && awaiting_callback_) {
-    resolve_action_.Cancel();  // no callback after this: the session can go now
+    txn_->resolve_action.Cancel();  // no callback after this: the session can go now
     awaiting_callback_ = false;
   }
   CloseOrigin();

@@ -98,7 +98,10 @@ class HttpSession final : public Continuation {
   bool HostMatchesSniPolicy();
   void CountStatus(int status);
 
+  struct ThreadSessions;
+
   HttpProxy* const proxy_;
+  ThreadSessions* registry_ = nullptr;
   NetVConnection* client_;
   const HttpScheme scheme_;
   State state_ = State::kReadRequest;
@@ -123,40 +126,49 @@ class HttpSession final : public Continuation {
   std::string client_addr_;
   SSLNetVConnection* tls_client_ = nullptr;  // client_ when it is TLS
 
-  // The transaction.
+  // The request head being read.
   HttpRequestParser request_parser_;
-  HttpRequest request_;
   bool client_keep_alive_ = false;
   bool client_http10_ = false;
-  bool sent_100_continue_ = false;
-  std::shared_ptr<const RemapConfig> remap_;
-  std::optional<RemapMatch> match_;
-  std::string origin_key_;
-  std::string origin_head_;
-  BodyForwarder request_body_;
-  AccessLogEntry log_;
-  int64_t start_ns_ = 0;
-  ResolveResult resolved_;
-  ResolveAction resolve_action_;
-  IpEndpoint origin_addr_;
-  bool retried_ = false;
-
-  // Origin side.
-  NetVConnection* origin_ = nullptr;
-  bool origin_reused_ = false;
-  MIOBuffer origin_in_;
-  IOBufferReader* origin_in_reader_ = nullptr;
-  MIOBuffer origin_out_;
-  IOBufferReader* origin_out_reader_ = nullptr;
-  VIO* origin_read_ = nullptr;
-  VIO* origin_write_ = nullptr;
-  bool origin_eos_ = false;
-  bool origin_bytes_seen_ = false;
-  std::optional<HttpResponseParser> response_parser_;
-  HttpResponse response_;
-  bool response_started_ = false;
   bool client_close_after_ = false;
-  BodyForwarder response_body_;
+
+  // Transaction: everything one request and its origin exchange need, allocated when the
+  // request's first byte arrives and freed when its response is done, so that an idle
+  // keep-alive connection holds none of it.
+  struct Transaction {
+    Transaction();
+
+    HttpRequest request;
+    bool sent_100_continue = false;
+    std::shared_ptr<const RemapConfig> remap;
+    std::optional<RemapMatch> match;
+    std::string origin_key;
+    std::string origin_head;
+    BodyForwarder request_body;
+    AccessLogEntry log;
+    int64_t start_ns = 0;
+    ResolveResult resolved;
+    ResolveAction resolve_action;
+    IpEndpoint origin_addr;
+    bool retried = false;
+
+    // Origin side.
+    NetVConnection* origin = nullptr;
+    bool origin_reused = false;
+    MIOBuffer origin_in;
+    IOBufferReader* origin_in_reader = nullptr;
+    MIOBuffer origin_out;
+    IOBufferReader* origin_out_reader = nullptr;
+    VIO* origin_read = nullptr;
+    VIO* origin_write = nullptr;
+    bool origin_eos = false;
+    bool origin_bytes_seen = false;
+    std::optional<HttpResponseParser> response_parser;
+    HttpResponse response;
+    bool response_started = false;
+    BodyForwarder response_body;
+  };
+  std::unique_ptr<Transaction> txn_;
 };
 
 }  // namespace tollgate
