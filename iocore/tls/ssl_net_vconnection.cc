@@ -959,7 +959,7 @@ int SSLNetVConnection::BioWrite(BIO* bio, const char* in, int len) {
   }
   ssize_t n;
   do {
-    n = send(vc->fd_, in, len, MSG_NOSIGNAL);
+    n = send(vc->fd_, in, len, MSG_NOSIGNAL | (vc->send_more_ ? MSG_MORE : 0));
   } while (n < 0 && errno == EINTR);
   if (n >= 0) return static_cast<int>(n);
   if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -1078,7 +1078,13 @@ IoResult SSLNetVConnection::TlsWriteRecords(IOBufferReader* reader, int64_t max)
           coalesced, std::min<int64_t>(want, static_cast<int64_t>(kCoalesceBytes))));
       data = coalesced;
     }
+    // One record per SSL_write, sent with MSG_MORE while more records follow in this pass: the
+    // kernel packs the records into full segments and pushes them with the last one, so the
+    // peer wakes once per batch instead of once per record.
+    len = std::min(len, kMaxRecordPlaintext);
+    send_more_ = want > len;
     int r = SSL_write(ssl_.get(), data, len);
+    send_more_ = false;
     if (r > 0) {
       // With SSL_MODE_ENABLE_PARTIAL_WRITE a short count means one record went out, not that
       // the socket is full; only WANT_WRITE says that.

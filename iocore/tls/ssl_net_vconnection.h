@@ -420,6 +420,9 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // BoringSSL asked for, consumed from read_ahead_off_; empty (no memory) otherwise.
   static constexpr size_t kReadAheadBytes = 16 * 1024 + 512;
   static constexpr size_t kCoalesceBytes = 16 * 1024;
+  static constexpr int kMaxRecordPlaintext = 16 * 1024;
+  // Set around an SSL_write after which more records follow in the same pass (MSG_MORE).
+  bool send_more_ = false;
   bool read_ahead_enabled_ = false;
   bool last_recv_short_ = false;
   std::string read_ahead_;
