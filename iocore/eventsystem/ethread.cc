@@ -78,11 +78,13 @@ void EThread::Start(std::function<void(EThread&)> init) {
     if (init) init(*this);
     ready.set_value();
     Loop();
+    FlushDeferredWakes();
     while (!at_exit_.empty()) {
       std::function<void()> fn = std::move(at_exit_.back());
       at_exit_.pop_back();
       fn();
     }
+    FlushDeferredWakes();
     tls_this_ethread = nullptr;
   });
   started.wait();
@@ -164,11 +166,29 @@ Action EThread::Schedule(Continuation* cont, EventCode code, void* cookie, int64
     wake_pending_ = true;
   }
   if (need_wake) {
-    uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof(one));
-    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    // Only ET_NET threads defer: their handlers never block, so the end of the pass is near. A
+    // TASK handler may block after scheduling, and its wake must not wait for that.
+    EThread* self = tls_this_ethread;
+    if (self == nullptr || self->group_ != ThreadGroup::kNet) {
+      Wake();
+    } else {
+      if (self->deferred_wakes_.empty()) self->deferred_since_ns_ = MonotonicNowNs();
+      self->deferred_wakes_.push_back(this);
+    }
   }
   return action;
+}
+
+void EThread::Wake() {
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void EThread::FlushDeferredWakes() {
+  // Each target is in the list at most once per wake it owes (its wake_pending_ guards it).
+  for (EThread* target : deferred_wakes_) target->Wake();
+  deferred_wakes_.clear();
 }
 
 void EThread::Loop() {
@@ -179,6 +199,7 @@ void EThread::Loop() {
     RunDueTimers();
     bool more = false;
     for (Poller* p : pollers_) more |= p->Poll();
+    FlushDeferredWakes();
     WaitForActivity(more ? 0 : NextTimeoutNs());
   }
 }
@@ -212,6 +233,7 @@ void EThread::RunLocalQueue() {
   while (e != nullptr) {
     Event* next = std::exchange(e->next_, nullptr);
     Process(e);
+    MaybeFlushDeferredWakes();
     e = next;
   }
 }
@@ -221,6 +243,7 @@ void EThread::RunDueTimers() {
   int64_t now = MonotonicNowNs();
   while (!heap_.empty() && heap_.front()->timeout_at_ns_ <= now) {
     Process(HeapPop());
+    MaybeFlushDeferredWakes();
   }
 }
 

@@ -79,6 +79,8 @@ class EThread {
  public:
   // Delay before an event whose continuation's mutex was busy is tried again.
   static constexpr Nanoseconds kLockRetryDelay = std::chrono::milliseconds(1);
+  // The longest a wake of another thread waits for the end of this thread's pass.
+  static constexpr Nanoseconds kMaxWakeDeferral = std::chrono::microseconds(100);
 
   // Create returns a thread (not yet started) with its epoll set and eventfd, or the system
   // error that prevented making them.
@@ -103,6 +105,12 @@ class EThread {
 
   // Scheduling. Any thread; the event runs on this thread. Each returns an Action that can
   // cancel it. |cont| must stay alive until the event ran or was cancelled.
+  //
+  // Waking: scheduling onto a sleeping thread writes its eventfd. When the scheduler is an
+  // ET_NET thread, that write is deferred to the end of the scheduler's pass (or until
+  // kMaxWakeDeferral has passed, checked between events), so a pass that hands many events to
+  // a TASK thread (plugin hooks parked on the pool) wakes it once. Other schedulers wake at
+  // once: a TASK handler may block after scheduling.
   //
   // ScheduleImm runs |cont| on the next pass (ATS schedule_imm). Immediate events scheduled by
   // one thread run in the order they were scheduled.
@@ -148,6 +156,16 @@ class EThread {
   Action Schedule(Continuation* cont, EventCode code, void* cookie, int64_t timeout_at_ns,
                   int64_t period_ns);
   void Loop();
+  // Wake writes this thread's eventfd.
+  void Wake();
+  // FlushDeferredWakes wakes the threads this one deferred waking (own thread).
+  void FlushDeferredWakes();
+  void MaybeFlushDeferredWakes() {
+    if (!deferred_wakes_.empty() &&
+        MonotonicNowNs() - deferred_since_ns_ >= kMaxWakeDeferral.count()) {
+      FlushDeferredWakes();
+    }
+  }
   void DrainExternalQueue();
   void RunLocalQueue();
   void RunDueTimers();
@@ -177,6 +195,9 @@ class EThread {
 
   std::vector<Poller*> pollers_;
   std::vector<std::function<void()>> at_exit_;
+  // Threads this one scheduled onto and has yet to wake, and since when (own thread only).
+  std::vector<EThread*> deferred_wakes_;
+  int64_t deferred_since_ns_ = 0;
   Event* local_head_ = nullptr;
   Event* local_tail_ = nullptr;
   std::vector<Event*> heap_;

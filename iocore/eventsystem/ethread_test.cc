@@ -328,3 +328,57 @@ TEST(EThreadLifecycleTest, DestroyingAnUnstartedThreadFreesQueuedEvents) {
 
 }  // namespace
 }  // namespace tollgate
+
+namespace tollgate {
+namespace {
+
+// A net thread that hands events to another thread from its handlers wakes that thread once
+// per pass, at the end of the pass, and never leaves it asleep.
+TEST(EThreadWakeTest, NetThreadWakesTheTargetOncePerPassAndTheEventsRun) {
+  absl::StatusOr<std::unique_ptr<EThread>> net = EThread::Create(ThreadGroup::kNet, 0);
+  absl::StatusOr<std::unique_ptr<EThread>> task = EThread::Create(ThreadGroup::kTask, 0);
+  ASSERT_TRUE(net.ok() && task.ok());
+  (*net)->Start();
+  (*task)->Start();
+  constexpr int kEvents = 50;
+  FnCont target;
+  const uint64_t wakeups_before = (*task)->stats().wakeups;
+  // One handler on the net thread schedules every event: one pass.
+  FnCont sender([&](Event*) {
+    for (int i = 0; i < kEvents; ++i) (*task)->ScheduleImm(&target);
+  });
+  (*net)->ScheduleImm(&sender);
+  ASSERT_TRUE(target.runs.WaitAtLeast(kEvents, kTestDeadline));
+  EXPECT_EQ((*task)->stats().wakeups - wakeups_before, 1u);
+  (*net)->RequestStop();
+  (*task)->RequestStop();
+  (*net)->Join();
+  (*task)->Join();
+}
+
+// A TASK handler may block after scheduling: its wake of a net thread is not deferred.
+TEST(EThreadWakeTest, TaskThreadWakesTheTargetBeforeItsHandlerReturns) {
+  absl::StatusOr<std::unique_ptr<EThread>> net = EThread::Create(ThreadGroup::kNet, 0);
+  absl::StatusOr<std::unique_ptr<EThread>> task = EThread::Create(ThreadGroup::kTask, 0);
+  ASSERT_TRUE(net.ok() && task.ok());
+  (*net)->Start();
+  (*task)->Start();
+  FnCont target;
+  WaitCounter release;
+  FnCont blocker([&](Event*) {
+    (*net)->ScheduleImm(&target);
+    // Blocks until the net thread ran |target|: a deferred wake would never come.
+    EXPECT_TRUE(target.runs.WaitAtLeast(1, kTestDeadline));
+    release.Increment();
+  });
+  (*task)->ScheduleImm(&blocker);
+  ASSERT_TRUE(release.WaitAtLeast(1, kTestDeadline));
+  EXPECT_EQ(target.runs.value(), 1);
+  (*net)->RequestStop();
+  (*task)->RequestStop();
+  (*net)->Join();
+  (*task)->Join();
+}
+
+}  // namespace
+}  // namespace tollgate
