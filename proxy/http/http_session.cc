@@ -183,9 +183,9 @@ void HttpSession::HandleEvent(EventCode code, void* data) {
       auto* vio = static_cast<VIO*>(data);
       if (vio != nullptr && txn_ != nullptr && txn_->origin != nullptr &&
           (vio == txn_->origin_read || vio == txn_->origin_write)) {
-        OnOriginEvent(code, vio);
+        OnOriginEvent(code);
       } else {
-        OnClientEvent(code, vio);
+        OnClientEvent(code);
       }
       return;
     }
@@ -205,7 +205,7 @@ void HttpSession::HandleEvent(EventCode code, void* data) {
 // ---- Client side
 // ---------------------------------------------------------------------------------
 
-void HttpSession::OnClientEvent(EventCode code, VIO* vio) {
+void HttpSession::OnClientEvent(EventCode code) {
   switch (code) {
     case EventCode::kVcReadReady:
     case EventCode::kVcReadComplete:
@@ -244,9 +244,19 @@ void HttpSession::OnClientEvent(EventCode code, VIO* vio) {
       }
       Teardown();
       return;
-    default:
-      (void)vio;
-      return;
+    case EventCode::kNone:
+    case EventCode::kImmediate:
+    case EventCode::kInterval:
+    case EventCode::kContinue:
+    case EventCode::kVconnStart:
+    case EventCode::kVconnClose:
+    case EventCode::kVconnOutboundStart:
+    case EventCode::kVconnOutboundClose:
+    case EventCode::kNetOpen:
+    case EventCode::kNetOpenFailed:
+    case EventCode::kNetAccept:
+    case EventCode::kNetAcceptFailed:
+      return;  // not VIO events: HandleEvent routes none of them here
   }
 }
 
@@ -547,7 +557,7 @@ void HttpSession::PumpRequestBody() {
 // ---- Origin side
 // ---------------------------------------------------------------------------------
 
-void HttpSession::OnOriginEvent(EventCode code, VIO* vio) {
+void HttpSession::OnOriginEvent(EventCode code) {
   switch (code) {
     case EventCode::kVcReadReady:
     case EventCode::kVcReadComplete:
@@ -594,9 +604,19 @@ void HttpSession::OnOriginEvent(EventCode code, VIO* vio) {
         Teardown();
       }
       return;
-    default:
-      (void)vio;
-      return;
+    case EventCode::kNone:
+    case EventCode::kImmediate:
+    case EventCode::kInterval:
+    case EventCode::kContinue:
+    case EventCode::kVconnStart:
+    case EventCode::kVconnClose:
+    case EventCode::kVconnOutboundStart:
+    case EventCode::kVconnOutboundClose:
+    case EventCode::kNetOpen:
+    case EventCode::kNetOpenFailed:
+    case EventCode::kNetAccept:
+    case EventCode::kNetAcceptFailed:
+      return;  // not VIO events: HandleEvent routes none of them here
   }
 }
 

@@ -64,8 +64,8 @@ class HttpSession final : public Continuation {
     kFlushThenClose,  // last bytes to the client, then close
   };
 
-  void OnClientEvent(EventCode code, VIO* vio);
-  void OnOriginEvent(EventCode code, VIO* vio);
+  void OnClientEvent(EventCode code);
+  void OnOriginEvent(EventCode code);
 
   void WaitForRequest();
   void ParseRequest();
