@@ -63,10 +63,6 @@ inline char PatternByte(uint64_t offset) { return kPatternPeriod[offset % kPatte
 
 // --- Status codes --------------------------------------------------------------------------------
 
-// HttpReasonPhrase returns the RFC 9110 reason phrase of |status_code| ("Not Found"), or "" for
-// a code it does not know (an empty reason is valid in a status line).
-absl::string_view HttpReasonPhrase(int status_code);
-
 // --- Responses -----------------------------------------------------------------------------------
 
 // SimpleHttpResponse is what a handler answers to one request.

@@ -88,6 +88,10 @@ absl::string_view HttpErrorReason(HttpError error);
 // §6.3 asks for 400 when a request's body length cannot be determined reliably).
 int HttpErrorStatusCode(HttpError error);
 
+// HttpReasonPhrase returns the RFC 9110 reason phrase of |status_code| ("Not Found"), or "" for
+// a code it does not know (an empty reason is valid in a status line).
+absl::string_view HttpReasonPhrase(int status_code);
+
 // ParseResult is the outcome of one Parse call. |error| is kNone unless status is kError.
 struct ParseResult {
   ParseStatus status = ParseStatus::kNeedMore;

@@ -49,31 +49,6 @@ void RemoveHopByHop(HttpHeaders* headers) {
   }
 }
 
-absl::string_view StatusReason(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 414:
-      return "URI Too Long";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 504:
-      return "Gateway Timeout";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "Error";
-  }
-}
-
 const char* TlsVersionName(SSL* ssl) { return ssl != nullptr ? SSL_get_version(ssl) : "-"; }
 
 }  // namespace
@@ -308,7 +283,7 @@ void HttpSession::ParseRequest() {
     txn_->log.method = "-";
     txn_->log.url = "-";
     const int status = HttpErrorStatusCode(result.error);
-    SendError(status, StatusReason(status),
+    SendError(status, HttpReasonPhrase(status),
               absl::StrCat("bad request: ", HttpErrorReason(result.error)), /*close=*/true);
     return;
   }
@@ -337,7 +312,7 @@ bool HttpSession::HostMatchesSniPolicy() {
     Diag(DiagLevel::kWarning, "ssl", absl::StrCat(client_addr_, ": ", detail));
     return true;
   }
-  SendError(403, StatusReason(403), detail, /*close=*/true);
+  SendError(403, HttpReasonPhrase(403), detail, /*close=*/true);
   return false;
 }
 
@@ -386,7 +361,7 @@ void HttpSession::StartTransaction() {
   }
 
   if (txn_->request.target_form == RequestTargetForm::kAuthority) {
-    SendError(501, StatusReason(501), "CONNECT is not supported", /*close=*/true);
+    SendError(501, HttpReasonPhrase(501), "CONNECT is not supported", /*close=*/true);
     return;
   }
   if (!HostMatchesSniPolicy()) return;
@@ -396,7 +371,7 @@ void HttpSession::StartTransaction() {
       : std::nullopt;
   if (!txn_->match.has_value()) {
     GlobalStats().Increment(stats.errors_404);
-    SendError(404, StatusReason(404), absl::StrCat("no remap rule for ", txn_->log.url),
+    SendError(404, HttpReasonPhrase(404), absl::StrCat("no remap rule for ", txn_->log.url),
               /*close=*/false);
     return;
   }
@@ -535,7 +510,7 @@ void HttpSession::PumpRequestBody() {
       GlobalStats().Increment(HttpStats::Get().errors_400);
       if (!txn_->response_started) {
         CloseOrigin();
-        SendError(400, StatusReason(400),
+        SendError(400, HttpReasonPhrase(400),
                   absl::StrCat("bad request body: ", HttpErrorReason(step.error)), true);
       } else {
         Teardown();
@@ -789,7 +764,7 @@ void HttpSession::OriginFailed(int status, const std::string& why) {
   CloseOrigin();
   const HttpStats& stats = HttpStats::Get();
   GlobalStats().Increment(status == 504 ? stats.errors_504 : stats.errors_502);
-  SendError(status, StatusReason(status), why, /*close=*/false);
+  SendError(status, HttpReasonPhrase(status), why, /*close=*/false);
 }
 
 void HttpSession::FinishTransaction() {
