@@ -540,7 +540,8 @@ SSLNetVConnection::HookRun SSLNetVConnection::RunHooks(TlsHookId id) {
       GlobalStats().Increment(stats.parked_now);
       return HookRun::kParked;
     }
-    if (abort_requested_ || tunnel_requested_) break;
+    // An abort or a tunnel stops the handshake hooks; close hooks all run, whatever came before.
+    if (id != close_hook_id_ && (abort_requested_ || tunnel_requested_)) break;
   }
   return HookRun::kDone;
 }
