@@ -561,6 +561,8 @@ TEST_F(TunnelTest, TunnelWithoutADestinationIsClosedAndCounted) {
   hooks_.Add(TlsHookId::kVconnStart, &tunnel_at_start_);
   StartProxy("sni: []\n", {}, &hooks_);
   int fd = Connect();
+  // A tunnel from VCONN_START waits for the ClientHello; without SNI it names no destination.
+  WriteAll(fd, test_util::MakeClientHello(""));
   ReadEnd end = ReadToEnd(fd);
   EXPECT_TRUE(end.eof || end.reset);
   close(fd);

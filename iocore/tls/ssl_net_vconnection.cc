@@ -338,7 +338,11 @@ SSLNetVConnection::Wait SSLNetVConnection::Drive() {
       Fail(abort_reason_, abort_counter_);
       return Wait::kFailed;
     }
-    if (tunnel_requested_) return Wait::kTunnel;
+    // A tunnel asked for here has no destination yet: it is handed over once the ClientHello
+    // is in (its SNI, or sni.yaml's tunnel_route, names where to go), the ClientHello replayed,
+    // and no other handshake hook runs.
+    tunnel_after_client_hello_ = tunnel_requested_;
+    tunnel_requested_ = false;
     phase_ = Phase::kHandshake;
   }
   if (phase_ != Phase::kHandshake) return Wait::kParked;
@@ -690,6 +694,7 @@ enum ssl_select_cert_result_t SSLNetVConnection::OnSelectCertificate(
     client_hello_bytes_.assign(reinterpret_cast<const char*>(hello->client_hello),
                                hello->client_hello_len);
     if (!ApplySniPolicy()) return ssl_select_cert_error;
+    if (tunnel_after_client_hello_) tunnel_requested_ = true;
     if (tunnel_requested_) return ssl_select_cert_retry;
   }
   if (!client_hello_hooks_done_) {

@@ -5,7 +5,9 @@
 // and from hook resumption; it returns what the handshake waits for (Wait), and only Apply()
 // turns that into net-layer changes. Phases, in order:
 //
-//   1. VCONN_START hooks, before a byte is read. A tunnel decided here needs no replay.
+//   1. VCONN_START hooks, before a byte is read. A tunnel decided here is handed over once the
+//      ClientHello is in, so that its SNI (or sni.yaml's tunnel_route) names the destination;
+//      the ClientHello is replayed and no other handshake hook runs.
 //   2. ClientHello: every byte read from the socket is recorded, in this object only, until
 //      the certificate is chosen, so that a tunnel decision can replay it byte-exact.
 //   3. In BoringSSL's select-certificate callback: CLIENT_HELLO hooks, SERVERNAME hooks (also
@@ -446,6 +448,7 @@ class SSLNetVConnection final : public UnixNetVConnection {
   bool certificate_chosen_ = false;
   bool cert_hooks_done_ = false;
   bool tunnel_requested_ = false;
+  bool tunnel_after_client_hello_ = false;  // TSVConnTunnel from a VCONN_START hook
   bool abort_requested_ = false;
   bool no_certificate_ = false;
   const char* abort_reason_ = "aborted by a hook";

@@ -456,8 +456,8 @@ INSTANTIATE_TEST_SUITE_P(EachHook, BinaryVerdictTest,
 // A plugin's tunnel goes to the SNI name and the port the client connected to (sni.yaml's
 // tunnel_route would tunnel the name before CLIENT_HELLO, without asking the plugin). The name
 // is the address literal 127.0.0.2, where the test runs `openssl s_server` on the proxy's TLS
-// port number: the proxy listens on 127.0.0.1 only. Not from VCONN_START: no name is known
-// then, and the binary closes the connection for want of a destination.
+// port number: the proxy listens on 127.0.0.1 only. From VCONN_START the tunnel waits for the
+// ClientHello, whose SNI names the destination.
 class BinaryTunnelTest : public BinaryVerdictTest {};
 
 TEST_P(BinaryTunnelTest, TunnelFromTheHookConnectsTheClientToTheServerItNames) {
@@ -492,7 +492,7 @@ TEST_P(BinaryTunnelTest, TunnelFromTheHookConnectsTheClientToTheServerItNames) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EachHook, BinaryTunnelTest,
-                         ::testing::Values("client_hello", "servername", "cert"));
+                         ::testing::Values("start", "client_hello", "servername", "cert"));
 
 // ---- Close while parked ------------------------------------------------------------------------
 // The probe's CERT hook reenables kParkMs after it is called: long enough that the connection
