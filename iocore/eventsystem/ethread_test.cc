@@ -349,6 +349,10 @@ TEST(EThreadWakeTest, NetThreadWakesTheTargetOncePerPassAndTheEventsRun) {
   });
   (*net)->ScheduleImm(&sender);
   ASSERT_TRUE(target.runs.WaitAtLeast(kEvents, kTestDeadline));
+  // A later pass of the net thread: the wake it wrote (and counted) is then visible here.
+  FnCont marker;
+  (*net)->ScheduleImm(&marker);
+  ASSERT_TRUE(marker.runs.WaitAtLeast(1, kTestDeadline));
   EXPECT_EQ((*task)->stats().wakeups - wakeups_before, 1u);
   (*net)->RequestStop();
   (*task)->RequestStop();
