@@ -27,27 +27,20 @@ namespace {
 // (the VIO relay is bounded by the net layer's own per-pass limit).
 constexpr int64_t kSpliceBytesPerPass = 1 << 20;
 
-StatId MustRegister(const char* name, StatKind kind) {
-  absl::StatusOr<StatId> id = GlobalStats().Register(name, kind);
-  // Fixed names of this file: registration fails only on a programming error, which an invalid
-  // id makes visible (every Get returns 0).
-  return id.ok() ? *id : StatId();
-}
-
 std::string ErrnoText(int error) { return error > 0 ? strerror(error) : "unknown error"; }
 
 }  // namespace
 
 const TunnelStats& TunnelStats::Get() {
   static const TunnelStats* stats = new TunnelStats{
-      MustRegister("proxy.process.tunnel.blind_total", StatKind::kCounter),
-      MustRegister("proxy.process.tunnel.forward_total", StatKind::kCounter),
-      MustRegister("proxy.process.tunnel.active", StatKind::kGauge),
-      MustRegister("proxy.process.tunnel.connect_failures", StatKind::kCounter),
-      MustRegister("proxy.process.tunnel.errors", StatKind::kCounter),
-      MustRegister("proxy.process.tunnel.spliced_total", StatKind::kCounter),
-      MustRegister("proxy.process.tunnel.bytes_up", StatKind::kCounter),
-      MustRegister("proxy.process.tunnel.bytes_down", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.tunnel.blind_total", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.tunnel.forward_total", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.tunnel.active", StatKind::kGauge),
+      RegisterFixedStat("proxy.process.tunnel.connect_failures", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.tunnel.errors", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.tunnel.spliced_total", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.tunnel.bytes_up", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.tunnel.bytes_down", StatKind::kCounter),
   };
   return *stats;
 }

@@ -173,6 +173,11 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
 }
 
+StatId RegisterFixedStat(absl::string_view name, StatKind kind) {
+  absl::StatusOr<StatId> id = GlobalStats().Register(name, kind);
+  return id.ok() ? *id : StatId();
+}
+
 absl::string_view StatKindName(StatKind kind) {
   switch (kind) {
     case StatKind::kCounter:

@@ -186,6 +186,12 @@ class StatsRegistry {
   absl::flat_hash_map<std::string, int> index_by_name_ ABSL_GUARDED_BY(mu_);
 };
 
+// RegisterFixedStat registers |name| in GlobalStats() and returns its id. For the fixed names a
+// module registers once (its Stats::Get()): such a registration fails only on a programming
+// error (a bad name, or the same name with the other kind), and the invalid id returned then
+// makes it visible without stopping the program: every Get of it reads 0.
+StatId RegisterFixedStat(absl::string_view name, StatKind kind);
+
 // AppendJsonString appends |s| to |*out| as a JSON string (RFC 8259 §7): quotes and
 // backslashes escaped, control characters as \u00XX, other bytes as they are.
 void AppendJsonString(absl::string_view s, std::string* out);

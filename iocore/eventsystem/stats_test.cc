@@ -352,3 +352,19 @@ TEST(GlobalStatsTest, ReturnsOneProcessWideRegistry) {
 
 }  // namespace
 }  // namespace tollgate
+
+namespace tollgate {
+namespace {
+
+TEST(RegisterFixedStatTest, ReturnsTheSameIdForTheSameNameAndAnInvalidOneForABadName) {
+  const StatId id = RegisterFixedStat("proxy.process.test.fixed_stat", StatKind::kCounter);
+  EXPECT_TRUE(id.valid());
+  EXPECT_EQ(RegisterFixedStat("proxy.process.test.fixed_stat", StatKind::kCounter), id);
+  const StatId bad = RegisterFixedStat("has space", StatKind::kCounter);
+  EXPECT_FALSE(bad.valid());
+  GlobalStats().Increment(bad);  // ignored, as documented for invalid ids
+  EXPECT_EQ(GlobalStats().Get(bad), 0);
+}
+
+}  // namespace
+}  // namespace tollgate

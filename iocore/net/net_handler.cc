@@ -11,27 +11,20 @@ namespace {
 
 thread_local NetHandler* tls_net_handler = nullptr;
 
-StatId MustRegister(const char* name, StatKind kind) {
-  absl::StatusOr<StatId> id = GlobalStats().Register(name, kind);
-  // Names are fixed strings of this file: registration cannot fail but for a programming error,
-  // which an invalid id makes visible in every Get (0).
-  return id.ok() ? *id : StatId();
-}
-
 }  // namespace
 
 const NetStats& NetStats::Get() {
   static const NetStats* stats = new NetStats{
-      MustRegister("proxy.process.net.connections_currently_open", StatKind::kGauge),
-      MustRegister("proxy.process.net.connections_total", StatKind::kCounter),
-      MustRegister("proxy.process.net.accepts_total", StatKind::kCounter),
-      MustRegister("proxy.process.net.accept_errors", StatKind::kCounter),
-      MustRegister("proxy.process.net.accept_fd_exhausted", StatKind::kCounter),
-      MustRegister("proxy.process.net.connect_failures", StatKind::kCounter),
-      MustRegister("proxy.process.net.inactivity_timeouts", StatKind::kCounter),
-      MustRegister("proxy.process.net.active_timeouts", StatKind::kCounter),
-      MustRegister("proxy.process.net.throttled_closes", StatKind::kCounter),
-      MustRegister("proxy.process.net.throttled_refusals", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.connections_currently_open", StatKind::kGauge),
+      RegisterFixedStat("proxy.process.net.connections_total", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.accepts_total", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.accept_errors", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.accept_fd_exhausted", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.connect_failures", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.inactivity_timeouts", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.active_timeouts", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.throttled_closes", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.net.throttled_refusals", StatKind::kCounter),
   };
   return *stats;
 }

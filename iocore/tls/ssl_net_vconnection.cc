@@ -24,11 +24,6 @@ int SslExIndex() {
   return index;
 }
 
-StatId RegisterCounter(const char* name) {
-  absl::StatusOr<StatId> id = GlobalStats().Register(name, StatKind::kCounter);
-  return id.ok() ? *id : StatId();
-}
-
 void DebugSsl(absl::string_view message) {
   if (IsDebugTagSet("ssl")) Diag(DiagLevel::kDebug, "ssl", message);
 }
@@ -99,15 +94,15 @@ std::optional<std::pair<uint16_t, uint16_t>> VersionRange(uint32_t mask) {
 
 const TlsStats& TlsStats::Get() {
   static const TlsStats* stats = new TlsStats{
-      RegisterCounter("proxy.process.ssl.handshakes_started"),
-      RegisterCounter("proxy.process.ssl.handshakes_ok"),
-      RegisterCounter("proxy.process.ssl.handshakes_failed"),
-      RegisterCounter("proxy.process.ssl.handshakes_timed_out"),
-      RegisterCounter("proxy.process.ssl.no_certificate"),
-      RegisterCounter("proxy.process.ssl.tunnels"),
-      RegisterCounter("proxy.process.ssl.hook_aborts"),
-      RegisterCounter("proxy.process.ssl.park_refused"),
-      RegisterCounter("proxy.process.ssl.resumed"),
+      RegisterFixedStat("proxy.process.ssl.handshakes_started", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.ssl.handshakes_ok", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.ssl.handshakes_failed", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.ssl.handshakes_timed_out", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.ssl.no_certificate", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.ssl.tunnels", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.ssl.hook_aborts", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.ssl.park_refused", StatKind::kCounter),
+      RegisterFixedStat("proxy.process.ssl.resumed", StatKind::kCounter),
   };
   return *stats;
 }

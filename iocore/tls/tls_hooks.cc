@@ -28,26 +28,17 @@ const char* TlsHookIdName(TlsHookId id) {
   return "UNKNOWN_HOOK";
 }
 
-namespace {
-
-StatId RegisterStat(const std::string& name, StatKind kind) {
-  absl::StatusOr<StatId> id = GlobalStats().Register(name, kind);
-  return id.ok() ? *id : StatId();
-}
-
-}  // namespace
-
 TlsHookRegistry::TlsHookRegistry() : lists_(std::make_shared<TlsHookLists>()) {
   static constexpr const char* kBuckets[6] = {"lt_1ms", "lt_10ms", "lt_100ms",
                                               "lt_1s",  "lt_10s",  "ge_10s"};
   for (int i = 0; i < kNumTlsHookIds; ++i) {
     std::string base =
         absl::StrCat("proxy.process.tls.hook.", TlsHookIdName(static_cast<TlsHookId>(i)));
-    stats_[i].calls = RegisterStat(base + ".calls", StatKind::kCounter);
-    stats_[i].parked_now = RegisterStat(base + ".parked", StatKind::kGauge);
+    stats_[i].calls = RegisterFixedStat(base + ".calls", StatKind::kCounter);
+    stats_[i].parked_now = RegisterFixedStat(base + ".parked", StatKind::kGauge);
     for (int b = 0; b < 6; ++b) {
       stats_[i].park_time[b] =
-          RegisterStat(absl::StrCat(base, ".park_time.", kBuckets[b]), StatKind::kCounter);
+          RegisterFixedStat(absl::StrCat(base, ".park_time.", kBuckets[b]), StatKind::kCounter);
     }
   }
 }

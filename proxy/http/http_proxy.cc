@@ -7,11 +7,6 @@
 namespace tollgate {
 namespace {
 
-StatId Register(absl::string_view name, StatKind kind) {
-  absl::StatusOr<StatId> id = GlobalStats().Register(name, kind);
-  return id.ok() ? *id : StatId();
-}
-
 // Generations are unique across HttpProxy instances, so that a thread's cached rules can never
 // be mistaken for another instance's.
 uint64_t NextRemapGeneration() {
@@ -30,27 +25,31 @@ const char* HttpSchemeName(HttpScheme scheme) {
 const HttpStats& HttpStats::Get() {
   static const HttpStats stats{
       .client_sessions_total =
-          Register("proxy.process.http.client_sessions_total", StatKind::kCounter),
+          RegisterFixedStat("proxy.process.http.client_sessions_total", StatKind::kCounter),
       .client_sessions_active =
-          Register("proxy.process.http.client_sessions_active", StatKind::kGauge),
-      .requests_total = Register("proxy.process.http.requests_total", StatKind::kCounter),
-      .responses_2xx = Register("proxy.process.http.responses_2xx", StatKind::kCounter),
-      .responses_3xx = Register("proxy.process.http.responses_3xx", StatKind::kCounter),
-      .responses_4xx = Register("proxy.process.http.responses_4xx", StatKind::kCounter),
-      .responses_5xx = Register("proxy.process.http.responses_5xx", StatKind::kCounter),
-      .errors_400 = Register("proxy.process.http.errors.bad_request", StatKind::kCounter),
-      .errors_404 = Register("proxy.process.http.errors.no_remap", StatKind::kCounter),
-      .errors_502 = Register("proxy.process.http.errors.origin_unreachable", StatKind::kCounter),
-      .errors_504 = Register("proxy.process.http.errors.origin_timeout", StatKind::kCounter),
-      .aborted = Register("proxy.process.http.transactions_aborted", StatKind::kCounter),
-      .client_bytes_in = Register("proxy.process.http.client_bytes_in", StatKind::kCounter),
-      .client_bytes_out = Register("proxy.process.http.client_bytes_out", StatKind::kCounter),
+          RegisterFixedStat("proxy.process.http.client_sessions_active", StatKind::kGauge),
+      .requests_total = RegisterFixedStat("proxy.process.http.requests_total", StatKind::kCounter),
+      .responses_2xx = RegisterFixedStat("proxy.process.http.responses_2xx", StatKind::kCounter),
+      .responses_3xx = RegisterFixedStat("proxy.process.http.responses_3xx", StatKind::kCounter),
+      .responses_4xx = RegisterFixedStat("proxy.process.http.responses_4xx", StatKind::kCounter),
+      .responses_5xx = RegisterFixedStat("proxy.process.http.responses_5xx", StatKind::kCounter),
+      .errors_400 = RegisterFixedStat("proxy.process.http.errors.bad_request", StatKind::kCounter),
+      .errors_404 = RegisterFixedStat("proxy.process.http.errors.no_remap", StatKind::kCounter),
+      .errors_502 =
+          RegisterFixedStat("proxy.process.http.errors.origin_unreachable", StatKind::kCounter),
+      .errors_504 =
+          RegisterFixedStat("proxy.process.http.errors.origin_timeout", StatKind::kCounter),
+      .aborted = RegisterFixedStat("proxy.process.http.transactions_aborted", StatKind::kCounter),
+      .client_bytes_in =
+          RegisterFixedStat("proxy.process.http.client_bytes_in", StatKind::kCounter),
+      .client_bytes_out =
+          RegisterFixedStat("proxy.process.http.client_bytes_out", StatKind::kCounter),
       .origin_connections_opened =
-          Register("proxy.process.http.origin_connections_opened", StatKind::kCounter),
+          RegisterFixedStat("proxy.process.http.origin_connections_opened", StatKind::kCounter),
       .origin_connect_failures =
-          Register("proxy.process.http.origin_connect_failures", StatKind::kCounter),
+          RegisterFixedStat("proxy.process.http.origin_connect_failures", StatKind::kCounter),
       .keep_alive_reuses =
-          Register("proxy.process.http.client_keep_alive_reuses", StatKind::kCounter),
+          RegisterFixedStat("proxy.process.http.client_keep_alive_reuses", StatKind::kCounter),
   };
   return stats;
 }

@@ -7,20 +7,15 @@ namespace {
 
 thread_local OriginPool* tls_pool = nullptr;
 
-StatId RegisterOrDie(absl::string_view name, StatKind kind) {
-  absl::StatusOr<StatId> id = GlobalStats().Register(name, kind);
-  return id.ok() ? *id : StatId();
-}
-
 }  // namespace
 
 const OriginPoolStats& OriginPoolStats::Get() {
   static const OriginPoolStats stats{
-      .idle = RegisterOrDie("proxy.process.http.origin_pool.idle", StatKind::kGauge),
-      .reused = RegisterOrDie("proxy.process.http.origin_pool.reused", StatKind::kCounter),
-      .released = RegisterOrDie("proxy.process.http.origin_pool.released", StatKind::kCounter),
+      .idle = RegisterFixedStat("proxy.process.http.origin_pool.idle", StatKind::kGauge),
+      .reused = RegisterFixedStat("proxy.process.http.origin_pool.reused", StatKind::kCounter),
+      .released = RegisterFixedStat("proxy.process.http.origin_pool.released", StatKind::kCounter),
       .closed_idle =
-          RegisterOrDie("proxy.process.http.origin_pool.closed_idle", StatKind::kCounter),
+          RegisterFixedStat("proxy.process.http.origin_pool.closed_idle", StatKind::kCounter),
   };
   return stats;
 }
