@@ -177,25 +177,6 @@ bool HasKey(const std::vector<std::string>& keys, absl::string_view key) {
   return false;
 }
 
-// NetThreadBarrier returns from Wait once every net thread has run the events scheduled on it
-// before Schedule (Listen's listener set-up among them: events one thread schedules run in
-// order). NetProcessor frees a listener at thread exit only once the listener has run on its
-// thread, so a test that shut down before that would leak it.
-class NetThreadBarrier final : public Continuation {
- public:
-  void HandleEvent(EventCode, void*) override { ran_.Increment(); }
-
-  bool ScheduleAndWait(EventProcessor& ep) {
-    int n = ep.thread_count(ThreadGroup::kNet);
-    int64_t before = ran_.value();
-    for (int i = 0; i < n; ++i) ep.thread(ThreadGroup::kNet, i)->ScheduleImm(this);
-    return ran_.WaitAtLeast(before + n, test_util::kTestDeadline);
-  }
-
- private:
-  test_util::WaitCounter ran_;
-};
-
 class AdminServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -210,7 +191,6 @@ class AdminServerTest : public ::testing::Test {
     absl::StatusOr<IpEndpoint> bound = admin_->Listen(net_, IpEndpoint::Loopback(AF_INET, 0));
     ASSERT_TRUE(bound.ok()) << bound.status();
     addr_ = *bound;
-    ASSERT_TRUE(barrier_.ScheduleAndWait(ep_));
   }
 
   void TearDown() override {
@@ -235,7 +215,6 @@ class AdminServerTest : public ::testing::Test {
   }
 
   std::atomic<bool> healthy_{true};
-  NetThreadBarrier barrier_;  // outlives ep_
   NetProcessor net_;
   EventProcessor ep_;
   std::unique_ptr<AdminServer> admin_;
@@ -327,7 +306,6 @@ TEST_F(AdminServerTest, MalformedRequestIsAnswered400AndClosed) {
 }
 
 TEST(AdminServerHandlers, EmptyHandlersServeAnEmptyObjectAndHealthy) {
-  NetThreadBarrier barrier;  // outlives ep
   NetProcessor net;
   EventProcessor ep;
   ASSERT_TRUE(
@@ -336,7 +314,6 @@ TEST(AdminServerHandlers, EmptyHandlersServeAnEmptyObjectAndHealthy) {
   auto admin = std::make_unique<AdminServer>(AdminServer::Handlers{});
   absl::StatusOr<IpEndpoint> bound = admin->Listen(net, IpEndpoint::Loopback(AF_INET, 0));
   ASSERT_TRUE(bound.ok()) << bound.status();
-  ASSERT_TRUE(barrier.ScheduleAndWait(ep));
   absl::StatusOr<std::unique_ptr<TestHttpClient>> client = TestHttpClient::Connect(*bound);
   ASSERT_TRUE(client.ok()) << client.status();
   ASSERT_TRUE((*client)

@@ -55,25 +55,6 @@ std::string NoiseBytes(size_t n) {
   return out;
 }
 
-// NetThreadBarrier returns from Wait once every net thread has run the events scheduled on it
-// before Schedule (Listen's listener set-up among them: events one thread schedules run in
-// order). NetProcessor frees a listener at thread exit only once the listener has run on its
-// thread, so a test that shut down before that would leak it.
-class NetThreadBarrier final : public Continuation {
- public:
-  void HandleEvent(EventCode, void*) override { ran_.Increment(); }
-
-  bool ScheduleAndWait(EventProcessor& ep) {
-    int n = ep.thread_count(ThreadGroup::kNet);
-    int64_t before = ran_.value();
-    for (int i = 0; i < n; ++i) ep.thread(ThreadGroup::kNet, i)->ScheduleImm(this);
-    return ran_.WaitAtLeast(before + n, test_util::kTestDeadline);
-  }
-
- private:
-  test_util::WaitCounter ran_;
-};
-
 class DemoOriginTest : public ::testing::Test {
  protected:
   void SetUp() override { StartOrigin({}); }
@@ -92,7 +73,6 @@ class DemoOriginTest : public ::testing::Test {
     absl::StatusOr<IpEndpoint> bound = origin_->Listen(net_, IpEndpoint::Loopback(AF_INET, 0));
     ASSERT_TRUE(bound.ok()) << bound.status();
     addr_ = *bound;
-    ASSERT_TRUE(barrier_.ScheduleAndWait(ep_));
   }
 
   std::unique_ptr<TestHttpClient> Connect() {
@@ -110,7 +90,6 @@ class DemoOriginTest : public ::testing::Test {
     return client->ReadResponse(method);
   }
 
-  NetThreadBarrier barrier_;  // outlives ep_
   NetProcessor net_;
   EventProcessor ep_;
   std::unique_ptr<DemoOrigin> origin_;
@@ -614,9 +593,6 @@ TEST_F(DemoOriginTest, IdleKeepAliveConnectionIsClosedWhenTheServerDrains) {
     pollfd pfd{.fd = client->fd(), .events = POLLIN, .revents = 0};
     readable = poll(&pfd, 1, 50) == 1;
   }
-  // The sweeps CloseIdleKeepAlive scheduled free themselves when they run, not when dropped
-  // at shutdown: let them run first.
-  EXPECT_TRUE(barrier_.ScheduleAndWait(ep_));
   ASSERT_TRUE(readable);
   absl::StatusOr<std::string> rest = client->ReadToEof();
   ASSERT_TRUE(rest.ok()) << rest.status();

@@ -277,7 +277,6 @@ class TunnelTest : public ::testing::Test {
     absl::StatusOr<IpEndpoint> bound = port_->Listen(*net_, IpEndpoint::Loopback(AF_INET, 0));
     ASSERT_TRUE(bound.ok()) << bound.status();
     port_number_ = bound->port();
-    SyncNetThreads();
   }
 
   // StartFarTls serves TLS as "far.test" (an echo) on another port and returns it.
@@ -288,24 +287,7 @@ class TunnelTest : public ::testing::Test {
     far_port_ = std::make_unique<TlsPort>(*config);
     absl::StatusOr<IpEndpoint> bound = far_port_->Listen(*net_, IpEndpoint::Loopback(AF_INET, 0));
     EXPECT_TRUE(bound.ok()) << bound.status();
-    SyncNetThreads();
     return bound->port();
-  }
-
-  // SyncNetThreads waits until every net thread has run what this thread scheduled on it so far.
-  // After Listen, that is each listener's first event, which registers its clean-up at thread
-  // exit: a listener whose first event is dropped by Shutdown is never freed.
-  void SyncNetThreads() {
-    struct Mark : Continuation {
-      void HandleEvent(EventCode, void*) override { runs.Increment(); }
-      WaitCounter runs;
-    };
-    std::vector<std::unique_ptr<Mark>> marks;
-    for (int i = 0; i < ep_.thread_count(ThreadGroup::kNet); ++i) {
-      marks.push_back(std::make_unique<Mark>());
-      ep_.thread(ThreadGroup::kNet, i)->ScheduleImm(marks.back().get());
-    }
-    for (auto& mark : marks) ASSERT_TRUE(mark->runs.WaitAtLeast(1, kTestDeadline));
   }
 
   int Connect() {
