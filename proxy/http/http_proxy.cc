@@ -1,7 +1,6 @@
 #include "proxy/http/http_proxy.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "proxy/http/http_session.h"
 
 namespace tollgate {
@@ -54,12 +53,33 @@ const HttpStats& HttpStats::Get() {
   return stats;
 }
 
+namespace {
+
+// AppendThousandths appends |value| / 1000 with three decimals, exactly and without floating
+// point: 1795765388084 -> "1795765388.084", 412 -> "0.412". Negative values count as 0.
+void AppendThousandths(std::string* out, int64_t value) {
+  if (value < 0) value = 0;
+  absl::StrAppend(out, value / 1000, ".");
+  const int64_t fraction = value % 1000;
+  if (fraction < 100) out->push_back('0');
+  if (fraction < 10) out->push_back('0');
+  absl::StrAppend(out, fraction);
+}
+
+}  // namespace
+
+// One line per transaction, on the request path: built with StrAppend (StrFormat cost 3% of a
+// keep-alive proxy core).
 std::string FormatAccessLogLine(const AccessLogEntry& e) {
-  return absl::StrFormat("%d.%03d %s %s %s %d %d %d %s %.3f %s %s %s %d", e.start_unix_ms / 1000,
-                         e.start_unix_ms % 1000, OrDash(e.client), OrDash(e.method), OrDash(e.url),
-                         e.status, e.bytes_in, e.bytes_out, OrDash(e.origin),
-                         static_cast<double>(e.duration_us) / 1000.0, OrDash(e.tls_version),
-                         OrDash(e.cipher), OrDash(e.sni), e.resumed ? 1 : 0);
+  std::string line;
+  line.reserve(192);
+  AppendThousandths(&line, e.start_unix_ms);
+  absl::StrAppend(&line, " ", OrDash(e.client), " ", OrDash(e.method), " ", OrDash(e.url), " ",
+                  e.status, " ", e.bytes_in, " ", e.bytes_out, " ", OrDash(e.origin), " ");
+  AppendThousandths(&line, e.duration_us);
+  absl::StrAppend(&line, " ", OrDash(e.tls_version), " ", OrDash(e.cipher), " ", OrDash(e.sni), " ",
+                  e.resumed ? 1 : 0);
+  return line;
 }
 
 class HttpProxy::Acceptor final : public Continuation {
