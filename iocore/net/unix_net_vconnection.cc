@@ -217,8 +217,6 @@ void UnixNetVConnection::NetRead() {
     case IoResult::Status::kWouldBlock:
       read_.triggered = false;
       return;
-    case IoResult::Status::kAgain:
-      return;
     case IoResult::Status::kError:
       SignalError(vio, r.error);
       return;
@@ -322,8 +320,6 @@ void UnixNetVConnection::NetWrite() {
   switch (w.status) {
     case IoResult::Status::kWouldBlock:
       write_.triggered = false;
-      return;
-    case IoResult::Status::kAgain:
       return;
     case IoResult::Status::kError:
     case IoResult::Status::kEof:

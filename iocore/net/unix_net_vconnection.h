@@ -27,7 +27,6 @@ struct IoResult {
   enum class Status : uint8_t {
     kOk,  // |bytes| > 0 moved
     kWouldBlock,  // nothing moved: the socket (or TLS) needs readiness first
-    kAgain,  // nothing moved now, but the side is still ready: run it again next pass
     kEof,  // the peer closed its direction cleanly
     kError,  // |error| holds the errno (or a TLS failure mapped to one)
   };

@@ -17,7 +17,6 @@ namespace {
 constexpr int kMaxIov = 16;
 
 std::atomic<int64_t> g_parked_handshakes{0};
-std::atomic<bool> g_byte_quota{false};
 
 int SslExIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -213,8 +212,10 @@ absl::StatusOr<std::shared_ptr<const TlsPortConfig>> MakeTlsPortConfig(
 
 SSLNetVConnection* SSLNetVConnection::Adopt(int fd, NetHandler* nh, const IpEndpoint& local,
                                             const IpEndpoint& remote,
-                                            std::shared_ptr<const TlsPortConfig> config) {
+                                            std::shared_ptr<const TlsPortConfig> config,
+                                            std::unique_ptr<TlsTransport> transport) {
   auto* vc = new SSLNetVConnection(fd, nh, local, remote, std::move(config));
+  vc->transport_ = std::move(transport);
   if (vc->ssl_ == nullptr || !nh->Attach(vc)) {
     delete vc;  // closes fd
     return nullptr;
@@ -879,21 +880,36 @@ const BIO_METHOD* SSLNetVConnection::SocketBioMethod() {
   return method;
 }
 
-void SSLNetVConnection::SetByteQuotaForTesting(bool enabled) { g_byte_quota.store(enabled); }
+TlsTransport::Io SSLNetVConnection::RecvBytes(char* out, size_t len) {
+  using Io = TlsTransport::Io;
+  if (transport_ != nullptr) return transport_->Recv(out, len);
+  ssize_t n;
+  do {
+    n = recv(fd_, out, len, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) return {Io::Status::kOk, static_cast<size_t>(n)};
+  if (n == 0) return {Io::Status::kEof};
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return {Io::Status::kWouldBlock};
+  return {Io::Status::kError, 0, errno};
+}
+
+TlsTransport::Io SSLNetVConnection::SendBytes(const char* in, size_t len, bool more) {
+  using Io = TlsTransport::Io;
+  if (transport_ != nullptr) return transport_->Send(in, len, more);
+  ssize_t n;
+  do {
+    n = send(fd_, in, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) return {Io::Status::kOk, static_cast<size_t>(n)};
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return {Io::Status::kWouldBlock};
+  return {Io::Status::kError, 0, errno};
+}
 
 int SSLNetVConnection::BioRead(BIO* bio, char* out, int len) {
+  using Io = TlsTransport::Io;
   auto* vc = static_cast<SSLNetVConnection*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  vc->quota_blocked_ = false;
-  if (g_byte_quota.load(std::memory_order_relaxed)) {
-    vc->quota_refuse_next_ = !vc->quota_refuse_next_;
-    if (vc->quota_refuse_next_) {
-      vc->quota_blocked_ = true;  // the socket may still be readable: stay triggered
-      BIO_set_retry_read(bio);
-      return -1;
-    }
-    len = std::min(len, 1);
-  }
+  if (len <= 0) return 0;
   // Read-ahead on the data path: BoringSSL asks for a record's 5-byte header, then for its
   // body; one recv into a scratch buffer serves both (and the records after them), and only
   // what is left over is kept, in a buffer freed as soon as it is consumed.
@@ -908,67 +924,60 @@ int SSLNetVConnection::BioRead(BIO* bio, char* out, int len) {
     }
     return static_cast<int>(n);
   }
-  ssize_t n;
-  if (vc->read_ahead_enabled_ && !g_byte_quota.load(std::memory_order_relaxed) &&
-      static_cast<size_t>(len) < kReadAheadBytes) {
+  Io io;
+  if (vc->read_ahead_enabled_ && static_cast<size_t>(len) < kReadAheadBytes) {
     thread_local char scratch[kReadAheadBytes];
-    do {
-      n = recv(vc->fd_, scratch, kReadAheadBytes, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-      vc->last_recv_short_ = static_cast<size_t>(n) < kReadAheadBytes;
-      const size_t give = std::min(static_cast<size_t>(n), static_cast<size_t>(len));
+    io = vc->RecvBytes(scratch, kReadAheadBytes);
+    if (io.status == Io::Status::kOk) {
+      vc->last_recv_short_ = io.bytes < kReadAheadBytes;
+      const size_t give = std::min(io.bytes, static_cast<size_t>(len));
       std::memcpy(out, scratch, give);
-      if (give < static_cast<size_t>(n)) vc->read_ahead_.assign(scratch + give, n - give);
+      if (give < io.bytes) vc->read_ahead_.assign(scratch + give, io.bytes - give);
       return static_cast<int>(give);
     }
   } else {
-    do {
-      n = recv(vc->fd_, out, len, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-      vc->last_recv_short_ = n < len;
-      if (vc->recording_) vc->recorded_.append(out, n);
-      return static_cast<int>(n);
+    io = vc->RecvBytes(out, static_cast<size_t>(len));
+    if (io.status == Io::Status::kOk) {
+      vc->last_recv_short_ = io.bytes < static_cast<size_t>(len);
+      if (vc->recording_) vc->recorded_.append(out, io.bytes);
+      return static_cast<int>(io.bytes);
     }
   }
-  if (n == 0) {
-    vc->last_errno_ = 0;
-    return 0;
+  switch (io.status) {
+    case Io::Status::kOk:
+      break;
+    case Io::Status::kEof:
+      vc->last_errno_ = 0;
+      return 0;
+    case Io::Status::kWouldBlock:
+      vc->read_.triggered = false;
+      BIO_set_retry_read(bio);
+      return -1;
+    case Io::Status::kError:
+      vc->last_errno_ = io.error;
+      return -1;
   }
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
-    vc->read_.triggered = false;
-    BIO_set_retry_read(bio);
-    return -1;
-  }
-  vc->last_errno_ = errno;
   return -1;
 }
 
 int SSLNetVConnection::BioWrite(BIO* bio, const char* in, int len) {
+  using Io = TlsTransport::Io;
   auto* vc = static_cast<SSLNetVConnection*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  vc->quota_blocked_ = false;
-  if (g_byte_quota.load(std::memory_order_relaxed)) {
-    vc->quota_refuse_next_ = !vc->quota_refuse_next_;
-    if (vc->quota_refuse_next_) {
-      vc->quota_blocked_ = true;
+  if (len <= 0) return 0;
+  Io io = vc->SendBytes(in, static_cast<size_t>(len), vc->send_more_);
+  switch (io.status) {
+    case Io::Status::kOk:
+      return static_cast<int>(io.bytes);
+    case Io::Status::kWouldBlock:
+      vc->write_.triggered = false;
       BIO_set_retry_write(bio);
       return -1;
-    }
-    len = std::min(len, 1);
+    case Io::Status::kEof:
+    case Io::Status::kError:
+      vc->last_errno_ = io.error != 0 ? io.error : EPIPE;
+      return -1;
   }
-  ssize_t n;
-  do {
-    n = send(vc->fd_, in, len, MSG_NOSIGNAL | (vc->send_more_ ? MSG_MORE : 0));
-  } while (n < 0 && errno == EINTR);
-  if (n >= 0) return static_cast<int>(n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
-    vc->write_.triggered = false;
-    BIO_set_retry_write(bio);
-    return -1;
-  }
-  vc->last_errno_ = errno;
   return -1;
 }
 
@@ -1014,8 +1023,7 @@ IoResult SSLNetVConnection::TlsRead(MIOBuffer* buf, int64_t max) {
       }
       int err = SSL_get_error(ssl_.get(), r);
       if (err == SSL_ERROR_WANT_READ) {
-        drained = !quota_blocked_;
-        if (quota_blocked_) end = IoResult::Status::kAgain;
+        drained = true;
       } else if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && last_errno_ == 0)) {
         end = IoResult::Status::kEof;
       } else {
@@ -1095,8 +1103,8 @@ IoResult SSLNetVConnection::TlsWriteRecords(IOBufferReader* reader, int64_t max)
     }
     int err = SSL_get_error(ssl_.get(), r);
     if (err == SSL_ERROR_WANT_WRITE) {
-      if (total > 0) return {IoResult::Status::kOk, total, !quota_blocked_};
-      return {quota_blocked_ ? IoResult::Status::kAgain : IoResult::Status::kWouldBlock};
+      if (total > 0) return {IoResult::Status::kOk, total, true};
+      return {IoResult::Status::kWouldBlock};
     }
     if (total > 0) return {IoResult::Status::kOk, total, false};
     return {IoResult::Status::kError, 0, false, last_errno_ != 0 ? last_errno_ : EPROTO};

@@ -26,6 +26,9 @@
 // Every connection whose VCONN_START hooks ran gets its VCONN_CLOSE hooks exactly once, also
 // when it closes while parked, times out or fails. proxy.config.ssl.handshake_timeout_in covers
 // the whole handshake including time parked in hooks.
+//
+// The TLS bytes go through the connection's socket, or through a TlsTransport given at Adopt
+// (tests run the whole driver over in-memory BIO pairs that way: see tls_transport.h).
 
 #ifndef TOLLGATE_IOCORE_TLS_SSL_NET_VCONNECTION_H_
 #define TOLLGATE_IOCORE_TLS_SSL_NET_VCONNECTION_H_
@@ -43,6 +46,7 @@
 #include "iocore/tls/sni_config.h"
 #include "iocore/tls/ticket_keys.h"
 #include "iocore/tls/tls_hooks.h"
+#include "iocore/tls/tls_transport.h"
 
 namespace tollgate {
 
@@ -214,10 +218,12 @@ class SSLNetVConnection final : public UnixNetVConnection {
     kError,
   };
 
-  // Adopt wraps an accepted socket on the calling net thread. Null (fd closed) on failure.
+  // Adopt wraps an accepted socket on the calling net thread. Null (fd closed) on failure. With
+  // a |transport|, the TLS bytes move through it instead of the socket (see tls_transport.h).
   static SSLNetVConnection* Adopt(int fd, NetHandler* nh, const IpEndpoint& local,
                                   const IpEndpoint& remote,
-                                  std::shared_ptr<const TlsPortConfig> config);
+                                  std::shared_ptr<const TlsPortConfig> config,
+                                  std::unique_ptr<TlsTransport> transport = nullptr);
 
   // StartHandshake begins with the VCONN_START hooks. Own thread, once.
   void StartHandshake();
@@ -280,10 +286,6 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // TakeRecordedBytes returns (and forgets) the raw bytes read from the client before the tunnel
   // decision: the ClientHello, byte-exact, to replay to the tunnel's destination.
   std::string TakeRecordedBytes() { return std::move(recorded_); }
-  // SetByteQuotaForTesting makes every connection's socket I/O move at most one byte per call
-  // and report "would block" on every other call, so that tests drive the handshake and the data
-  // path through every possible byte boundary. Process-wide; tests only.
-  static void SetByteQuotaForTesting(bool enabled);
 
   // session_reused returns whether the handshake resumed a session.
   bool session_reused() const;
@@ -383,6 +385,9 @@ class SSLNetVConnection final : public UnixNetVConnection {
   static int BioRead(BIO* bio, char* out, int len);
   static int BioWrite(BIO* bio, const char* in, int len);
   static long BioCtrl(BIO* bio, int cmd, long larg, void* parg);
+  // The socket, or transport_ when there is one: what the BIO moves bytes with.
+  TlsTransport::Io RecvBytes(char* out, size_t len);
+  TlsTransport::Io SendBytes(const char* in, size_t len, bool more);
   static const BIO_METHOD* SocketBioMethod();
   static SSLNetVConnection* FromSsl(const SSL* ssl);
 
@@ -429,9 +434,8 @@ class SSLNetVConnection final : public UnixNetVConnection {
   bool last_recv_short_ = false;
   std::string read_ahead_;
   size_t read_ahead_off_ = 0;
-  // Byte-quota testing: alternate calls are refused; a refusal is not real socket readiness.
-  bool quota_refuse_next_ = false;
-  bool quota_blocked_ = false;
+  // Null: the TLS bytes go through the socket.
+  std::unique_ptr<TlsTransport> transport_;
 
   struct Cursor {
     TlsHookId id = TlsHookId::kVconnStart;

@@ -1,18 +1,24 @@
 // SSLNetVConnection over real loopback sockets with BoringSSL clients: handshakes and data,
 // certificate selection, every hook point (immediate, chained, parked and resumed from another
 // thread, error, tunnel), close hooks, timeouts, garbage input, large and split ClientHellos,
-// and resumption.
+// and resumption. Then the same driver over in-memory BIO pairs (BioPairTest): no socket in the
+// data path, and one-byte buffers that block at every byte boundary.
 #include "iocore/tls/ssl_net_vconnection.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -23,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "iocore/eventsystem/event_processor.h"
+#include "iocore/tls/vc_handle.h"
 #include "tests/util/echo_session.h"
 #include "tests/util/test_certs.h"
 #include "tests/util/tls_client.h"
@@ -540,14 +547,17 @@ TEST_P(ParkedHookTest, ParkedHookHoldsTheHandshakeUntilReenabledFromAnotherThrea
   SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
 }
 
+// HookPointName names a parameterized test after its hook point ("SSLCERT").
+std::string HookPointName(const ::testing::TestParamInfo<TlsHookId>& param) {
+  std::string name = TlsHookIdName(param.param);
+  name.erase(std::remove(name.begin(), name.end(), '_'), name.end());
+  return name;
+}
+
 INSTANTIATE_TEST_SUITE_P(EachPoint, ParkedHookTest,
                          ::testing::Values(TlsHookId::kVconnStart, TlsHookId::kClientHello,
                                            TlsHookId::kServername, TlsHookId::kCert),
-                         [](const ::testing::TestParamInfo<TlsHookId>& param) {
-                           std::string name = TlsHookIdName(param.param);
-                           name.erase(std::remove(name.begin(), name.end(), '_'), name.end());
-                           return name;
-                         });
+                         HookPointName);
 
 TEST_F(TlsTest, ErrorVerdictAbortsTheHandshakeAndStillRunsCloseHooks) {
   AddHook(TlsHookId::kClientHello, "e", TestHook::Mode::kError);
@@ -1026,34 +1036,472 @@ TEST_F(TlsTest, VerifyClientHookErrorRejectsAnOtherwiseValidCertificate) {
 
 // ---- Every byte boundary ----------------------------------------------------------------------
 
-TEST_F(TlsTest, HandshakeHooksAndDataSurviveWouldBlockAtEveryByteBoundary) {
-  // Every socket read and write of the server moves one byte at most and every other call says
-  // "would block": the driver and the data path resume at each boundary.
-  SSLNetVConnection::SetByteQuotaForTesting(true);
-  AddHook(TlsHookId::kClientHello, "ch", TestHook::Mode::kParked);
-  AddHook(TlsHookId::kCert, "c", TestHook::Mode::kImmediate);
-  StartServer();
-  absl::Status result;
-  std::string echoed;
-  std::thread client_thread([&] {
-    TlsClient client = Client("a.test");
-    result = client.Connect(port_number_);
-    if (!result.ok()) return;
-    std::string data(20000, 'q');
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
-    if (!client.WriteAll(data).ok()) return;
-    absl::StatusOr<std::string> back = client.ReadExactly(data.size());
-    if (back.ok() && *back == data) echoed = "same";
+// ---- The driver over in-memory BIO pairs --------------------------------------------------------
+//
+// No socket carries a TLS byte here: each server connection's TlsTransport is one end of a BIO
+// pair, and a client SSL object on the other end is driven on the same net thread, in turns with
+// the server. With one-byte pair buffers, every read and every write of the server blocks at
+// every byte boundary.
+
+// What the server's transport saw: every byte received, and the calls that would block. Net
+// thread only while pumping; the test thread reads it between pumps.
+struct TransportTap {
+  std::string received;
+  int64_t sent = 0;
+  int64_t recv_would_block = 0;
+  int64_t send_would_block = 0;
+  size_t most_per_call = 0;  // the most bytes one Recv or Send moved
+};
+
+class TappedTransport final : public TlsTransport {
+ public:
+  TappedTransport(std::unique_ptr<TlsTransport> inner, TransportTap* tap)
+      : inner_(std::move(inner)), tap_(tap) {}
+  Io Recv(char* out, size_t len) override {
+    Io io = inner_->Recv(out, len);
+    if (io.status == Io::Status::kOk) tap_->received.append(out, io.bytes);
+    tap_->most_per_call = std::max(tap_->most_per_call, io.bytes);
+    if (io.status == Io::Status::kWouldBlock) ++tap_->recv_would_block;
+    return io;
+  }
+  Io Send(const char* in, size_t len, bool more) override {
+    Io io = inner_->Send(in, len, more);
+    if (io.status == Io::Status::kOk) tap_->sent += static_cast<int64_t>(io.bytes);
+    tap_->most_per_call = std::max(tap_->most_per_call, io.bytes);
+    if (io.status == Io::Status::kWouldBlock) ++tap_->send_would_block;
+    return io;
+  }
+
+ private:
+  std::unique_ptr<TlsTransport> inner_;
+  TransportTap* tap_;
+};
+
+// A BoringSSL client on its end of the pair. Net thread only.
+struct MemoryClient {
+  bssl::UniquePtr<SSL> ssl;
+  BIO* bio = nullptr;  // owned by |ssl|
+  bool established = false;
+  bool failed = false;
+  bool eof = false;
+  std::string error;
+  std::string to_send;  // application data not yet written
+  std::string received;  // application data read
+  bool close_when_sent = false;  // then close_notify and shut the pair's write side
+  bool closed = false;
+
+  // Step moves the client as far as it can without blocking.
+  void Step() {
+    if (failed || eof || ssl == nullptr) return;
+    if (!established) {
+      int r = SSL_do_handshake(ssl.get());
+      if (r != 1) {
+        Check(r);
+        return;
+      }
+      established = true;
+    }
+    while (!to_send.empty()) {
+      int w = SSL_write(ssl.get(), to_send.data(),
+                        static_cast<int>(std::min<size_t>(to_send.size(), 16384)));
+      if (w <= 0) {
+        Check(w);
+        break;
+      }
+      to_send.erase(0, w);
+    }
+    if (to_send.empty() && close_when_sent && !closed) {
+      closed = true;
+      SSL_shutdown(ssl.get());
+      BIO_shutdown_wr(bio);
+    }
+    for (;;) {
+      char buf[16384];
+      int r = SSL_read(ssl.get(), buf, sizeof(buf));
+      if (r <= 0) {
+        Check(r);
+        return;
+      }
+      received.append(buf, r);
+    }
+  }
+
+  void Check(int ret) {
+    switch (SSL_get_error(ssl.get(), ret)) {
+      case SSL_ERROR_WANT_READ:
+      case SSL_ERROR_WANT_WRITE:
+        return;
+      case SSL_ERROR_ZERO_RETURN:
+        eof = true;
+        return;
+      case SSL_ERROR_SYSCALL:
+        if (ret == 0) {
+          eof = true;  // the server's side of the pair shut down: its connection is gone
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    failed = true;
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+    error = buf;
+    ERR_clear_error();
+  }
+};
+
+class BioPairTest : public TlsTest {
+ protected:
+  void TearDown() override {
+    if (net_ != nullptr) {
+      RunOnNet([this] {
+        client_ = MemoryClient();
+        server_end_.reset();
+      });
+    }
+    TlsTest::TearDown();
+  }
+
+  // StartMemoryServer starts the net thread and the port configuration, but no listener.
+  void StartMemoryServer() {
+    net_ = std::make_unique<NetProcessor>();
+    ASSERT_TRUE(ep_.Start({.net_threads = 1,
+                           .task_threads = 0,
+                           .net_thread_init = [this](EThread& t) { net_->InitThread(t); }})
+                    .ok());
+    tunnel_acceptor_ = std::make_unique<TunnelAcceptor>(net_.get(), &far_.addr());
+    table_ = MakeTable(/*with_default=*/true);
+    absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config = MakeConfig();
+    ASSERT_TRUE(config.ok()) << config.status();
+    config_ = *config;
+    client_ctx_.reset(SSL_CTX_new(TLS_method()));
+    SSL_CTX_set_min_proto_version(client_ctx_.get(), TLS1_2_VERSION);
+  }
+
+  // RunOnNet runs |fn| on the net thread and waits (bounded) until it has.
+  void RunOnNet(std::function<void()> fn) {
+    struct Job : Continuation {
+      void HandleEvent(EventCode, void*) override {
+        fn();
+        ran.Increment();
+      }
+      std::function<void()> fn;
+      WaitCounter ran;
+    } job;
+    job.fn = std::move(fn);
+    ep_.thread(ThreadGroup::kNet, 0)->ScheduleImm(&job);
+    ASSERT_TRUE(job.ran.WaitAtLeast(1, kTestDeadline));
+  }
+
+  // Open makes, on the net thread, a server connection whose TLS bytes go through a BIO pair
+  // with |buffer| bytes each way, a client for |sni| on the other end, and starts the server's
+  // handshake.
+  void Open(size_t buffer, const std::string& sni) {
+    RunOnNet([&] {
+      SSLNetVConnection* vc = AdoptOverPair(buffer);
+      ASSERT_NE(vc, nullptr);
+      client_ = MemoryClient();
+      client_.ssl.reset(SSL_new(client_ctx_.get()));
+      client_.bio = client_end_;
+      SSL_set_bio(client_.ssl.get(), client_end_, client_end_);
+      SSL_set_connect_state(client_.ssl.get());
+      if (!sni.empty()) SSL_set_tlsext_host_name(client_.ssl.get(), sni.c_str());
+      vc->StartHandshake();
+    });
+  }
+
+  // AdoptOverPair makes, on the net thread, a server connection over a new BIO pair with
+  // |buffer| bytes each way (0: the pair's default) and a tapped transport; the client's end is
+  // left in client_end_ for the caller to own. Null if the connection cannot be made.
+  SSLNetVConnection* AdoptOverPair(size_t buffer) {
+    BIO* server_end = nullptr;
+    client_end_ = nullptr;
+    if (!BIO_new_bio_pair(&client_end_, buffer, &server_end, buffer)) return nullptr;
+    // Our own reference keeps the pair's buffers after the connection frees its end, so the
+    // client still reads what the server sent before it closed.
+    BIO_up_ref(server_end);
+    server_end_.reset(server_end);
+    auto transport = std::make_unique<TappedTransport>(
+        std::make_unique<BioPairTransport>(bssl::UniquePtr<BIO>(server_end)), &tap_);
+    // The connection's socket only gives it a place in epoll; no byte goes through it.
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return nullptr;
+    SSLNetVConnection* vc = SSLNetVConnection::Adopt(
+        fd, NetHandler::ForCurrentThread(), IpEndpoint::Loopback(AF_INET, 8443),
+        IpEndpoint::Loopback(AF_INET, 40000), config_, std::move(transport));
+    if (vc != nullptr) handle_ = vc->handle();
+    return vc;
+  }
+
+  // Pump lets the client and the server take turns on the net thread -- the client steps, then
+  // the server's connection hears that its transport has bytes and room, as epoll would tell it,
+  // and runs in the loop's next pass -- until |done| holds (checked on the net thread) or
+  // |max_passes| went by. Returns |done|'s last value.
+  bool Pump(std::function<bool()> done, int max_passes) {
+    struct Pumper : Continuation {
+      void HandleEvent(EventCode, void*) override {
+        test->client_.Step();
+        if (auto* vc =
+                static_cast<SSLNetVConnection*>(VcHandleTable::Get().Resolve(test->handle_))) {
+          vc->OnEpollEvent(EPOLLIN | EPOLLOUT);
+        }
+        result = done();
+        if (result || ++passes >= max_passes) {
+          finished.Increment();
+          return;
+        }
+        this_ethread()->ScheduleImm(this);
+      }
+      BioPairTest* test = nullptr;
+      std::function<bool()> done;
+      int max_passes = 0;
+      int passes = 0;
+      bool result = false;
+      WaitCounter finished;
+    } pumper;
+    pumper.test = this;
+    pumper.done = std::move(done);
+    pumper.max_passes = max_passes;
+    ep_.thread(ThreadGroup::kNet, 0)->ScheduleImm(&pumper);
+    EXPECT_TRUE(pumper.finished.WaitAtLeast(1, kTestDeadline));
+    return pumper.result;
+  }
+
+  // PumpUntilCalled pumps until |entry| ("name:HOOK") is in the hook log.
+  bool PumpUntilCalled(const std::string& entry) {
+    return Pump([this, entry] { return log_.Count(entry) > 0; }, kMaxPasses);
+  }
+
+  bool Established() {
+    return Pump([this] { return client_.established || client_.failed; }, kMaxPasses) &&
+        client_.established;
+  }
+
+  // EchoThenClose sends |data|, reads it back, closes the client side and waits for the server
+  // to close; returns what came back.
+  std::string EchoThenClose(const std::string& data) {
+    RunOnNet([&] {
+      client_.to_send = data;
+      client_.close_when_sent = true;
+    });
+    Pump([this] { return client_.eof || client_.failed; }, kMaxPasses);
+    EXPECT_FALSE(client_.failed) << client_.error;
+    return client_.received;
+  }
+
+  // RawBytesToServer opens a server connection, writes |bytes| on the client's end of its pair
+  // (no client SSL object), and returns what the server sent until it closed its side.
+  std::string RawBytesToServer(const std::string& bytes) {
+    BIO* raw = nullptr;
+    RunOnNet([&] {
+      SSLNetVConnection* vc = AdoptOverPair(0);
+      ASSERT_NE(vc, nullptr);
+      raw = client_end_;
+      ASSERT_EQ(BIO_write(raw, bytes.data(), static_cast<int>(bytes.size())),
+                static_cast<int>(bytes.size()));
+      vc->StartHandshake();
+    });
+    if (raw == nullptr) return "";
+    std::string reply;
+    EXPECT_TRUE(Pump(
+        [&] {
+          char buf[256];
+          int n = BIO_read(raw, buf, sizeof(buf));
+          if (n > 0) reply.append(buf, n);
+          return n == 0;  // EOF: the server shut its side of the pair and closed
+        },
+        10000))
+        << "the server did not close";
+    RunOnNet([&] { BIO_free(raw); });
+    return reply;
+  }
+
+  // Alternating 'a'..'z', so that a lost or repeated byte shows.
+  static std::string Pattern(size_t n) {
+    std::string data(n, ' ');
+    for (size_t i = 0; i < n; ++i) data[i] = static_cast<char>('a' + i % 26);
+    return data;
+  }
+
+  static constexpr int kMaxPasses = 2'000'000;
+  std::shared_ptr<const TlsPortConfig> config_;
+  bssl::UniquePtr<SSL_CTX> client_ctx_;
+  TransportTap tap_;
+  MemoryClient client_;
+  bssl::UniquePtr<BIO> server_end_;
+  BIO* client_end_ = nullptr;  // the last pair's; owned by whoever took it
+  uint64_t handle_ = 0;
+};
+
+TEST_F(BioPairTest, HandshakeCertificateSelectionAndEchoRunOverMemory) {
+  StartMemoryServer();
+  const int64_t ok_before = Stat(TlsStats::Get().handshakes_ok);
+  Open(/*buffer=*/0, "a.test");  // 0: the pair's default buffer size
+  ASSERT_TRUE(Established()) << client_.error;
+  bool name_matches = false;
+  RunOnNet([&] {
+    bssl::UniquePtr<X509> leaf(SSL_get_peer_certificate(client_.ssl.get()));
+    name_matches = leaf != nullptr && X509_check_host(leaf.get(), "a.test", 6, 0, nullptr) == 1;
   });
+  EXPECT_TRUE(name_matches) << "the a.test certificate was not chosen";
+  std::string data = Pattern(256 * 1024);
+  EXPECT_EQ(EchoThenClose(data), data);
+  EXPECT_TRUE(sessions_.finished.WaitAtLeast(1, kTestDeadline));
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_ok), ok_before + 1);
+}
+
+TEST_F(BioPairTest, OneByteBuffersBlockAtEveryByteBoundaryAndStillFinish) {
+  AddHook(TlsHookId::kClientHello, "ch", TestHook::Mode::kImmediate);
+  AddHook(TlsHookId::kCert, "c", TestHook::Mode::kParked);
+  StartMemoryServer();
+  Open(/*buffer=*/1, "a.test");
+  ASSERT_TRUE(PumpUntilCalled("c:SSL_CERT"));
   uint64_t handle = parked_.Pop();
   ASSERT_NE(handle, 0u);
   SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
-  client_thread.join();
-  SSLNetVConnection::SetByteQuotaForTesting(false);
-  EXPECT_TRUE(result.ok()) << result;
-  EXPECT_EQ(echoed, "same");
+  ASSERT_TRUE(Established()) << client_.error;
+  std::string data = Pattern(6000);
+  EXPECT_EQ(EchoThenClose(data), data);
+  int64_t received = 0;
+  int64_t recv_blocked = 0;
+  int64_t sent = 0;
+  int64_t send_blocked = 0;
+  size_t most_per_call = 0;
+  RunOnNet([&] {
+    received = static_cast<int64_t>(tap_.received.size());
+    recv_blocked = tap_.recv_would_block;
+    sent = tap_.sent;
+    send_blocked = tap_.send_would_block;
+    most_per_call = tap_.most_per_call;
+  });
+  // One byte per call each way, and a "would block" after each byte -- but the last one the
+  // client sent, and wherever the server's output ran out (the end of its handshake flight, of
+  // its session tickets, of the echo) before the client emptied the pair.
+  EXPECT_EQ(most_per_call, 1u);
+  EXPECT_GT(received, static_cast<int64_t>(data.size()));
+  EXPECT_GE(recv_blocked, received - 1);
+  EXPECT_GT(sent, static_cast<int64_t>(data.size()));
+  EXPECT_GE(send_blocked, sent - 4);
   EXPECT_EQ(log_.Count("ch:SSL_CLIENT_HELLO"), 1);
   EXPECT_EQ(log_.Count("c:SSL_CERT"), 1);
+}
+
+class BioPairParkedHookTest : public BioPairTest,
+                              public ::testing::WithParamInterface<TlsHookId> {};
+
+TEST_P(BioPairParkedHookTest, ParkedHookHoldsTheHandshakeAndResumesExactlyOnce) {
+  TlsHookId id = GetParam();
+  const std::string name = TlsHookIdName(id);
+  AddHook(id, "p", TestHook::Mode::kParked);
+  AddHook(id, "after", TestHook::Mode::kImmediate);
+  AddHook(TlsHookId::kVconnClose, "close", TestHook::Mode::kImmediate);
+  StartMemoryServer();
+  Open(/*buffer=*/1, "a.test");
+  ASSERT_TRUE(PumpUntilCalled("p:" + name));
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  // Parked: the client keeps knocking (every pass tells the server its transport is ready), and
+  // nothing moves; the re-entered BoringSSL callback does not call the hook again.
+  EXPECT_FALSE(Pump([this] { return client_.established || client_.failed; }, 2000));
+  EXPECT_EQ(log_.Count("p:" + name), 1);
+  EXPECT_EQ(log_.Count("after:" + name), 0);
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  ASSERT_TRUE(Established()) << client_.error;
+  EXPECT_EQ(EchoThenClose("ping"), "ping");
+  ASSERT_TRUE(log_.count().WaitAtLeast(3, kTestDeadline));
+  EXPECT_EQ(log_.Count("p:" + name), 1);
+  EXPECT_EQ(log_.Count("after:" + name), 1);
+  EXPECT_EQ(log_.Count("close:VCONN_CLOSE"), 1);
+  // A second reenable for the same call, and one after the connection is gone: no-ops.
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kError);
+  RunOnNet([] {});
+  EXPECT_EQ(log_.Count("close:VCONN_CLOSE"), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(EachPoint, BioPairParkedHookTest,
+                         ::testing::Values(TlsHookId::kVconnStart, TlsHookId::kClientHello,
+                                           TlsHookId::kServername, TlsHookId::kCert),
+                         HookPointName);
+
+TEST_F(BioPairTest, CloseWhileParkedRunsCloseHooksOnceAndALateReenableIsHarmless) {
+  AddHook(TlsHookId::kServername, "p", TestHook::Mode::kParked);
+  AddHook(TlsHookId::kVconnClose, "close", TestHook::Mode::kImmediate);
+  StartMemoryServer();
+  Open(/*buffer=*/0, "a.test");
+  ASSERT_TRUE(PumpUntilCalled("p:SSL_SERVERNAME"));
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  int64_t failed_before = Stat(TlsStats::Get().handshakes_failed);
+  RunOnNet([this] {
+    auto* vc = static_cast<SSLNetVConnection*>(VcHandleTable::Get().Resolve(handle_));
+    ASSERT_NE(vc, nullptr);
+    vc->DoIoClose();
+  });
+  ASSERT_TRUE(log_.count().WaitAtLeast(2, kTestDeadline));
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  EXPECT_TRUE(Pump([this] { return client_.eof || client_.failed; }, 10000));
+  EXPECT_FALSE(client_.established);
+  EXPECT_EQ(log_.Count("p:SSL_SERVERNAME"), 1);
+  EXPECT_EQ(log_.Count("close:VCONN_CLOSE"), 1);
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_failed), failed_before);
+}
+
+TEST_F(BioPairTest, TunnelFromServernameHandsOverTheClientHelloByteExact) {
+  AddHook(TlsHookId::kServername, "t", TestHook::Mode::kTunnelOnSni);
+  StartMemoryServer();
+  // The tunnel acceptor takes the recorded bytes on the net thread.
+  struct Taker : Continuation {
+    void HandleEvent(EventCode code, void* data) override {
+      if (code != EventCode::kNetAccept) return;
+      auto* vc = static_cast<SSLNetVConnection*>(static_cast<NetVConnection*>(data));
+      recorded = vc->TakeRecordedBytes();
+      vc->DoIoClose();
+      taken.Increment();
+    }
+    std::string recorded;
+    WaitCounter taken;
+  } taker;
+  absl::StatusOr<std::shared_ptr<const TlsPortConfig>> config =
+      MakeTlsPortConfig(TlsPortSpec{.certs = table_,
+                                    .settings = settings_,
+                                    .hooks = &hooks_,
+                                    .acceptor = &acceptor_,
+                                    .tunnel_acceptor = &taker});
+  ASSERT_TRUE(config.ok()) << config.status();
+  config_ = *config;
+  Open(/*buffer=*/1, "tunnel.test");  // the ClientHello arrives one byte at a time
+  EXPECT_TRUE(Pump([&] { return taker.taken.value() > 0; }, kMaxPasses));
+  std::string received;
+  RunOnNet([&] { received = tap_.received; });
+  ASSERT_GT(received.size(), 100u);
+  EXPECT_EQ(received[0], 0x16) << "not a handshake record";
+  EXPECT_EQ(taker.recorded, received) << "the recorded ClientHello differs from what was sent";
+  EXPECT_EQ(log_.Count("t:SSL_SERVERNAME"), 1);
+}
+
+TEST_F(BioPairTest, MalformedClientHelloGetsAFatalDecodeErrorAlertAndIsCounted) {
+  StartMemoryServer();
+  const int64_t failed_before = Stat(TlsStats::Get().handshakes_failed);
+  // A handshake record holding a ClientHello whose body is four 0xff bytes.
+  const std::string hello("\x16\x03\x01\x00\x08\x01\x00\x00\x04\xff\xff\xff\xff", 13);
+  std::string reply = RawBytesToServer(hello);
+  ASSERT_EQ(reply.size(), 7u) << "expected exactly one alert record before the close";
+  EXPECT_EQ(reply[0], 0x15) << "not an alert record";
+  EXPECT_EQ(reply[5], 2) << "not a fatal alert";
+  EXPECT_EQ(reply[6], SSL_AD_DECODE_ERROR);
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_failed), failed_before + 1);
+}
+
+TEST_F(BioPairTest, HttpRequestInsteadOfAClientHelloIsClosedAndCounted) {
+  StartMemoryServer();
+  const int64_t failed_before = Stat(TlsStats::Get().handshakes_failed);
+  std::string reply = RawBytesToServer("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+  // Whatever the server answers (BoringSSL sends no alert to a peer that is not speaking TLS),
+  // it is no handshake record, and the connection is closed and counted.
+  EXPECT_TRUE(reply.empty() || reply[0] == 0x15) << "the server answered with a handshake";
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_failed), failed_before + 1);
 }
 
 // ---- Client side -------------------------------------------------------------------------------
