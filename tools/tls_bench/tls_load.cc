@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tools/tls_bench/raw_tls13_client.h"
 
 namespace tollgate::tls_bench {
 namespace {
@@ -44,7 +45,9 @@ enum class State : uint8_t {
 struct Conn {
   int fd = -1;
   State state = State::kFree;
-  bssl::UniquePtr<SSL> ssl;
+  bssl::UniquePtr<SSL> ssl;  // LoadEngine::kSsl
+  std::unique_ptr<RawTls13Client> raw;  // LoadEngine::kRaw
+  bool shut_wr = false;  // kRaw: shutdown(SHUT_WR) done (after the close_notify was sent)
   Clock::time_point started;
   int64_t written = 0;
   int64_t read = 0;
@@ -71,6 +74,8 @@ class Loader {
   absl::Status SetUpContext();
   bool StartConn(size_t slot);
   Progress Step(Conn* c);
+  Progress StepRaw(Conn* c);
+  Progress ReceiveRaw(Conn* c, size_t len);
   Progress Fail(Conn* c, const std::string& why);
   void CloseConn(Conn* c);
   void OnCompleted(Conn* c);
@@ -79,7 +84,8 @@ class Loader {
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);
 
   const LoadOptions& options_;
-  bssl::UniquePtr<SSL_CTX> ctx_;
+  bssl::UniquePtr<SSL_CTX> ctx_;  // kSsl
+  RawClientConfig raw_config_;  // kRaw
   bssl::UniquePtr<SSL_SESSION> latest_session_;
   int epfd_ = -1;
   std::vector<Conn> conns_;
@@ -101,6 +107,12 @@ int Loader::OnNewSession(SSL* ssl, SSL_SESSION* session) {
 }
 
 absl::Status Loader::SetUpContext() {
+  if (options_.engine == LoadEngine::kRaw) {
+    absl::StatusOr<RawClientConfig> config = NewRawClientConfig(options_.sni, options_.rsa);
+    if (!config.ok()) return config.status();
+    raw_config_ = std::move(*config);
+    return absl::OkStatus();
+  }
   absl::StatusOr<bssl::UniquePtr<SSL_CTX>> ctx = NewClientContext(options_);
   if (!ctx.ok()) return ctx.status();
   ctx_ = std::move(*ctx);
@@ -145,6 +157,7 @@ bool Loader::StartConn(size_t slot) {
 
 void Loader::CloseConn(Conn* c) {
   c->ssl.reset();
+  c->raw.reset();
   if (c->fd >= 0) close(c->fd);  // also leaves the epoll set
   c->fd = -1;
   c->state = State::kFree;
@@ -165,7 +178,7 @@ void Loader::OnCompleted(Conn* c) {
   if (!InWindow(Clock::now())) return;
   ++result_.completed;
   result_.bytes += c->read;
-  if (SSL_session_reused(c->ssl.get())) ++result_.resumed;
+  if (c->ssl != nullptr && SSL_session_reused(c->ssl.get())) ++result_.resumed;
 }
 
 // SslFailure describes a failed SSL call for the result's first_error.
@@ -288,6 +301,118 @@ Progress Loader::Step(Conn* c) {
   return Progress::kWaiting;
 }
 
+// StepRaw drives a LoadEngine::kRaw connection: kConnecting -> kHandshake (ClientHello queued,
+// until the engine is connected) -> kRead (request queued, until it is echoed back) -> kDrain
+// (close_notify queued; once it is sent, SHUT_WR; until the server closes). The engine never
+// touches the socket: each pass sends what it queued and hands it what the socket had.
+Progress Loader::StepRaw(Conn* c) {
+  // Bounded: every pass moves bytes, changes state, or returns.
+  for (int pass = 0; pass < 1'000'000; ++pass) {
+    switch (c->state) {
+      case State::kFree:
+        return Progress::kFinished;
+      case State::kConnecting: {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) return Fail(c, absl::StrCat("connect: ", strerror(err)));
+        c->raw = std::make_unique<RawTls13Client>(&raw_config_);
+        if (c->raw->Start() != RawState::kWaitServerHello) return Fail(c, c->raw->error());
+        c->state = State::kHandshake;
+        continue;
+      }
+      case State::kHandshake:
+      case State::kRead:
+      case State::kDrain:
+        break;
+      case State::kWrite:
+      case State::kIdle:
+      case State::kBulk:
+        return Fail(c, absl::StrCat("raw engine in libssl state ", static_cast<int>(c->state)));
+    }
+    bool write_blocked = false;
+    while (c->raw->output_size() > 0) {
+      ssize_t w = send(c->fd, c->raw->output(), c->raw->output_size(), MSG_NOSIGNAL);
+      if (w > 0) {
+        c->raw->ConsumeOutput(static_cast<size_t>(w));
+      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        write_blocked = true;
+        break;
+      } else if (w < 0 && errno == EINTR) {
+        continue;
+      } else if (c->state == State::kDrain) {
+        CloseConn(c);  // the server is gone before our close_notify: the exchange is over
+        return Progress::kFinished;
+      } else {
+        return Fail(c, absl::StrCat("send: ", strerror(errno)));
+      }
+    }
+    if (c->state == State::kDrain && !write_blocked && !c->shut_wr) {
+      shutdown(c->fd, SHUT_WR);
+      c->shut_wr = true;
+    }
+    ssize_t r = read(c->fd, read_buf_.data(), read_buf_.size());
+    if (r > 0) {
+      if (c->state == State::kDrain) continue;  // the server's close_notify: nothing needed
+      if (Progress p = ReceiveRaw(c, static_cast<size_t>(r)); p != Progress::kWaiting) return p;
+      continue;
+    }
+    if (r == 0) {
+      if (c->state == State::kDrain) {
+        CloseConn(c);
+        return Progress::kFinished;
+      }
+      return Fail(c,
+                  absl::StrCat("server closed the connection (raw engine ",
+                               RawStateName(c->raw->state()), ")"));
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Progress::kWaiting;
+    if (c->state == State::kDrain) {
+      CloseConn(c);  // a reset after our FIN: the exchange is over either way
+      return Progress::kFinished;
+    }
+    return Fail(c, absl::StrCat("read: ", strerror(errno)));
+  }
+  return Progress::kWaiting;
+}
+
+// ReceiveRaw hands |len| bytes of read_buf_ to the connection's engine and moves the
+// connection on: kWaiting when it goes on (StepRaw keeps pumping), kFailed otherwise.
+Progress Loader::ReceiveRaw(Conn* c, size_t len) {
+  RawTls13Client& raw = *c->raw;
+  switch (raw.Receive(reinterpret_cast<const uint8_t*>(read_buf_.data()), len)) {
+    case RawState::kFailed:
+      return Fail(c, raw.error());
+    case RawState::kPeerClosed:
+      return Fail(c, "server sent close_notify before the echo was complete");
+    case RawState::kStart:
+    case RawState::kWaitServerHello:
+    case RawState::kWaitEncryptedExtensions:
+    case RawState::kWaitCertificate:
+    case RawState::kWaitCertificateVerify:
+    case RawState::kWaitFinished:
+      return Progress::kWaiting;  // the handshake goes on
+    case RawState::kConnected:
+      break;
+  }
+  if (c->state == State::kHandshake) {
+    // Queued behind the client Finished, so both leave in one send().
+    if (!raw.WriteApplicationData(reinterpret_cast<const uint8_t*>(request_.data()),
+                                  request_.size())) {
+      return Fail(c, "raw engine refused the request");
+    }
+    c->written = static_cast<int64_t>(request_.size());
+    c->state = State::kRead;
+  }
+  c->read = raw.app_bytes_received();
+  if (c->read < options_.request_bytes) return Progress::kWaiting;
+  OnCompleted(c);
+  if (!raw.SendCloseNotify()) return Fail(c, "raw engine refused close_notify");
+  c->state = State::kDrain;
+  return Progress::kWaiting;
+}
+
 void Loader::ScanDeadlines(Clock::time_point now) {
   for (Conn& c : conns_) {
     if (c.state == State::kFree || c.state == State::kIdle || c.state == State::kBulk) continue;
@@ -302,6 +427,10 @@ void Loader::ScanDeadlines(Clock::time_point now) {
 absl::StatusOr<LoadResult> Loader::Run() {
   if (options_.port == 0) return absl::InvalidArgumentError("no port");
   if (options_.conns < 1) return absl::InvalidArgumentError("conns must be at least 1");
+  if (options_.engine == LoadEngine::kRaw && options_.mode != LoadMode::kFull) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the raw engine runs mode full only, not ", LoadModeName(options_.mode)));
+  }
   if (absl::Status s = SetUpContext(); !s.ok()) return s;
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
@@ -312,6 +441,7 @@ absl::StatusOr<LoadResult> Loader::Run() {
   request_.assign(bulk ? options_.bulk_chunk : options_.request_bytes, 'x');
   conns_.resize(slots);
   result_.mode = options_.mode;
+  result_.engine = options_.engine;
   result_.conns = slots;
 
   const Clock::time_point start = Clock::now();
@@ -344,7 +474,7 @@ absl::StatusOr<LoadResult> Loader::Run() {
       size_t slot = events[i].data.u64;
       Conn& c = conns_[slot];
       if (c.state == State::kFree) continue;
-      Progress p = Step(&c);
+      Progress p = options_.engine == LoadEngine::kRaw ? StepRaw(&c) : Step(&c);
       if (!idle && p != Progress::kWaiting && can_start()) StartConn(slot);
     }
     Clock::time_point now = Clock::now();
@@ -432,11 +562,31 @@ bool ParseLoadMode(const std::string& name, LoadMode* mode) {
   return false;
 }
 
+const char* LoadEngineName(LoadEngine engine) {
+  switch (engine) {
+    case LoadEngine::kSsl:
+      return "ssl";
+    case LoadEngine::kRaw:
+      return "raw";
+  }
+  return "?";
+}
+
+bool ParseLoadEngine(const std::string& name, LoadEngine* engine) {
+  for (LoadEngine e : {LoadEngine::kSsl, LoadEngine::kRaw}) {
+    if (name == LoadEngineName(e)) {
+      *engine = e;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string LoadResult::Line() const {
   std::string line = absl::StrFormat(
-      "mode=%s conns=%d secs=%.2f handshakes=%d per_sec=%.1f resumed=%d resumed_frac=%.3f "
-      "errors=%d bytes=%d mb_per_sec=%.1f",
-      LoadModeName(mode), conns, secs, completed, per_sec(), resumed,
+      "mode=%s engine=%s conns=%d secs=%.2f handshakes=%d per_sec=%.1f resumed=%d "
+      "resumed_frac=%.3f errors=%d bytes=%d mb_per_sec=%.1f",
+      LoadModeName(mode), LoadEngineName(engine), conns, secs, completed, per_sec(), resumed,
       completed > 0 ? static_cast<double>(resumed) / completed : 0.0, errors, bytes, mb_per_sec());
   if (mode == LoadMode::kIdle) absl::StrAppend(&line, " established=", established);
   if (!first_error.empty()) absl::StrAppend(&line, " first_error=\"", first_error, "\"");

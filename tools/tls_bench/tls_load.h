@@ -23,6 +23,15 @@
 //            with a handshake and one echo, then call |on_idle_established| with all of them
 //            open and idle, then close them all.
 //
+// Engines:
+//   kSsl     BoringSSL's libssl client (every mode). It checks the CertificateVerify signature
+//            and generates a key share per connection, so per full ECDSA handshake it spends
+//            more CPU than the server it measures.
+//   kRaw     a minimal TLS 1.3 client on libcrypto (raw_tls13_client.h), kFull only: one X25519
+//            key pair for the whole run, the certificate and CertificateVerify not checked (the
+//            server Finished is), so that one load core can saturate one server core. The
+//            server still does a full handshake with a fresh ECDHE share and signature.
+//
 // Every run ends by |duration| (kIdle: by |idle_setup_deadline|) plus a drain deadline, and
 // starts at most |max_connections| connections.
 
@@ -53,10 +62,23 @@ const char* LoadModeName(LoadMode mode);
 // ParseLoadMode maps a LoadModeName back; false for anything else.
 bool ParseLoadMode(const std::string& name, LoadMode* mode);
 
+enum class LoadEngine {
+  kSsl,
+  kRaw,
+};
+
+// LoadEngineName returns "ssl" or "raw".
+const char* LoadEngineName(LoadEngine engine);
+
+// ParseLoadEngine maps a LoadEngineName back; false for anything else.
+bool ParseLoadEngine(const std::string& name, LoadEngine* engine);
+
 struct LoadOptions {
   // The server's port on 127.0.0.1.
   uint16_t port = 0;
   LoadMode mode = LoadMode::kFull;
+  // The client engine. kSsl by default, which runs every mode; kRaw runs kFull only.
+  LoadEngine engine = LoadEngine::kSsl;
   // Connections in flight (kFull, kResume) or to hold open (kIdle). kBulk uses one.
   int conns = 32;
   // Measurement window (kFull, kResume, kBulk), after |warm_up|.
@@ -87,6 +109,7 @@ struct LoadOptions {
 
 struct LoadResult {
   LoadMode mode = LoadMode::kFull;
+  LoadEngine engine = LoadEngine::kSsl;
   int conns = 0;
   double secs = 0;  // length of the counted window
   int64_t completed = 0;  // connections that finished their whole exchange in the window
@@ -101,7 +124,7 @@ struct LoadResult {
   // mb_per_sec returns bytes / secs / 10^6.
   double mb_per_sec() const { return secs > 0 ? bytes / secs / 1e6 : 0; }
   // Line returns the one-line machine-readable form, e.g.
-  // "mode=full conns=64 secs=3.00 handshakes=31234 per_sec=10411.3 resumed=0 errors=0 ...".
+  // "mode=full engine=raw conns=64 secs=3.00 handshakes=31234 per_sec=10411.3 resumed=0 ...".
   std::string Line() const;
 };
 
@@ -112,8 +135,9 @@ absl::StatusOr<bssl::UniquePtr<SSL_CTX>> NewClientContext(const LoadOptions& opt
 
 // RunLoad runs one load against 127.0.0.1:|options.port| on the calling thread and returns what
 // it measured. Errors of single connections are counted in the result; the run itself fails
-// (InvalidArgument / Internal) only for bad options or when BoringSSL or epoll cannot be set
-// up. Not thread-safe with respect to |options|; any thread otherwise.
+// (InvalidArgument / Internal) only for bad options (among them LoadEngine::kRaw with a mode
+// other than kFull) or when BoringSSL or epoll cannot be set up. Not thread-safe with respect to
+// |options|; any thread otherwise.
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options);
 
 }  // namespace tollgate::tls_bench

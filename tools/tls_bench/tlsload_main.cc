@@ -1,13 +1,16 @@
-// tlsload: a TLS 1.3 load generator on BoringSSL's libssl, against an echoing TLS server on
-// 127.0.0.1. Prints one machine-readable line per run (see LoadResult::Line).
+// tlsload: a TLS 1.3 load generator on BoringSSL, against an echoing TLS server on 127.0.0.1.
+// Prints one machine-readable line per run (see LoadResult::Line). Full handshakes run on the
+// lean raw engine by default (tls_load.h, LoadEngine::kRaw), everything else on libssl.
 //
 //   tlsload --port=8443 --mode=full --conns=64 --duration=5
 //   tlsload --port=8443 --mode=resume --conns=64 --duration=5
 //   tlsload --port=8443 --mode=full --rsa --sni=rsa.test
+//   tlsload --port=8443 --mode=full --engine=ssl                 # libssl client instead of raw
 //   tlsload --port=8443 --mode=bulk --duration=5
 //   tlsload --port=8443 --mode=idle --conns=10000 --hold=30
 //
-// Flags: --port (required), --mode=full|resume|bulk|idle, --conns, --duration (s, window),
+// Flags: --port (required), --mode=full|resume|bulk|idle, --engine=raw|ssl (default: raw for
+// full, ssl otherwise; raw runs full only), --conns, --duration (s, window),
 // --warmup (ms), --max (connections started, at most), --sni (""=none), --rsa (offer only
 // RSA-PSS signatures), --request (bytes per connection), --hold (s, idle mode: how long to
 // keep the connections open; ends early when stdin closes or gets a line), --cpu (pin to it).
@@ -29,11 +32,12 @@ namespace tollgate::tls_bench {
 namespace {
 
 int Usage(const char* why) {
-  std::fprintf(stderr,
-               "tlsload: %s\nusage: tlsload --port=N [--mode=full|resume|bulk|idle] [--conns=N] "
-               "[--duration=S] [--warmup=MS] [--max=N] [--sni=NAME] [--rsa] [--request=BYTES] "
-               "[--hold=S] [--cpu=N]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "tlsload: %s\nusage: tlsload --port=N [--mode=full|resume|bulk|idle] [--engine=raw|ssl] "
+      "[--conns=N] [--duration=S] [--warmup=MS] [--max=N] [--sni=NAME] [--rsa] "
+      "[--request=BYTES] [--hold=S] [--cpu=N]\n",
+      why);
   return 2;
 }
 
@@ -42,6 +46,7 @@ int Main(int argc, char** argv) {
   LoadOptions options;
   int hold_s = 10;
   int cpu = -1;
+  bool engine_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string key = arg;
@@ -55,6 +60,9 @@ int Main(int argc, char** argv) {
       options.port = static_cast<uint16_t>(number());
     } else if (key == "--mode") {
       if (!ParseLoadMode(value, &options.mode)) return Usage("unknown --mode");
+    } else if (key == "--engine") {
+      if (!ParseLoadEngine(value, &options.engine)) return Usage("unknown --engine");
+      engine_given = true;
     } else if (key == "--conns") {
       options.conns = static_cast<int>(number());
     } else if (key == "--duration") {
@@ -80,6 +88,12 @@ int Main(int argc, char** argv) {
   }
   if (options.port == 0) return Usage("--port is required");
   if (options.request_bytes < 1) return Usage("--request must be at least 1");
+  if (!engine_given) {
+    options.engine = options.mode == LoadMode::kFull ? LoadEngine::kRaw : LoadEngine::kSsl;
+  }
+  if (options.engine == LoadEngine::kRaw && options.mode != LoadMode::kFull) {
+    return Usage("--engine=raw runs --mode=full only");
+  }
   if (cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);
