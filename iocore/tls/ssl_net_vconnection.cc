@@ -641,6 +641,7 @@ void SSLNetVConnection::StopRecording() {
 
 void SSLNetVConnection::CloseOnThread() {
   if (phase_ == Phase::kClosing || released_) return;
+  if (close_error_ == 0) SendCloseNotify();
   if (!start_hooks_ran_ || close_hooks_done_) {
     UnixNetVConnection::CloseOnThread();
     return;
@@ -660,6 +661,23 @@ void SSLNetVConnection::CloseOnThread() {
   SetActiveTimeout(handshake_timeout_);
   cursor_ = Cursor{close_hook_id_, 0, false};
   ContinueClose();
+}
+
+void SSLNetVConnection::DoIoShutdown(ShutdownHow how) {
+  if (how != ShutdownHow::kRead) SendCloseNotify();
+  UnixNetVConnection::DoIoShutdown(how);
+}
+
+// RFC 8446 6.1: the sender of the last data says so with close_notify; without it a peer cannot
+// tell a complete close-delimited body from a truncated one (OpenSSL 3 clients report "unexpected
+// eof"). Best effort and never blocking: a full socket drops the alert, as a reset peer does.
+void SSLNetVConnection::SendCloseNotify() {
+  if (phase_ != Phase::kEstablished || close_notify_sent_ || write_.shut || ssl_ == nullptr) {
+    return;
+  }
+  close_notify_sent_ = true;
+  SSL_shutdown(ssl_.get());
+  ERR_clear_error();
 }
 
 void SSLNetVConnection::ContinueClose() {

@@ -301,6 +301,11 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // alpn returns the protocol agreed by ALPN ("" if none).
   absl::string_view alpn() const;
 
+  // DoIoShutdown ends an established connection's writing with a TLS close_notify alert before
+  // the TCP shutdown (kWrite, kReadWrite), as DoIoClose does, so the peer can tell the end of
+  // the data from a truncation. Own thread.
+  void DoIoShutdown(ShutdownHow how) override;
+
   // SetProtocolEnabled allows or forbids offering ALPN protocol |name| on this connection
   // (TSVConnProtocolEnable / Disable; sni.yaml `http2: off`). Before the ClientHello is
   // processed only: own thread, from a VCONN_START, CLIENT_HELLO or SERVERNAME hook.
@@ -382,6 +387,7 @@ class SSLNetVConnection final : public UnixNetVConnection {
   static int AlpnSelectCallback(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
                                 unsigned in_len, void* arg);
   void ApplyRecordSize();
+  void SendCloseNotify();
   static int BioRead(BIO* bio, char* out, int len);
   static int BioWrite(BIO* bio, const char* in, int len);
   static long BioCtrl(BIO* bio, int cmd, long larg, void* parg);
@@ -430,6 +436,7 @@ class SSLNetVConnection final : public UnixNetVConnection {
   static constexpr int kMaxRecordPlaintext = 16 * 1024;
   // Set around an SSL_write after which more records follow in the same pass (MSG_MORE).
   bool send_more_ = false;
+  bool close_notify_sent_ = false;
   bool read_ahead_enabled_ = false;
   bool last_recv_short_ = false;
   std::string read_ahead_;

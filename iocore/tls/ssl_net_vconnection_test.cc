@@ -1084,6 +1084,7 @@ struct MemoryClient {
   bool established = false;
   bool failed = false;
   bool eof = false;
+  bool close_notify = false;  // the server's side ended with a close_notify alert
   std::string error;
   std::string to_send;  // application data not yet written
   std::string received;  // application data read
@@ -1133,6 +1134,7 @@ struct MemoryClient {
         return;
       case SSL_ERROR_ZERO_RETURN:
         eof = true;
+        close_notify = true;
         return;
       case SSL_ERROR_SYSCALL:
         if (ret == 0) {
@@ -1347,6 +1349,7 @@ TEST_F(BioPairTest, HandshakeCertificateSelectionAndEchoRunOverMemory) {
   EXPECT_TRUE(name_matches) << "the a.test certificate was not chosen";
   std::string data = Pattern(256 * 1024);
   EXPECT_EQ(EchoThenClose(data), data);
+  EXPECT_TRUE(client_.close_notify) << "the server closed without a close_notify alert";
   EXPECT_TRUE(sessions_.finished.WaitAtLeast(1, kTestDeadline));
   EXPECT_EQ(Stat(TlsStats::Get().handshakes_ok), ok_before + 1);
 }

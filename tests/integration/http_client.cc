@@ -212,7 +212,10 @@ absl::Status ClientConnection::Recv() {
       return absl::OkStatus();
     }
     const int err = SSL_get_error(tls_->ssl(), n);
-    if (err == SSL_ERROR_ZERO_RETURN) return absl::OutOfRangeError("closed (close_notify)");
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      close_notify_received_ = true;
+      return absl::OutOfRangeError("closed (close_notify)");
+    }
     if (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       return absl::DeadlineExceededError("SSL_read: timed out");
     }

@@ -137,6 +137,9 @@ class ClientConnection {
 
   // bytes_received returns every byte read from the peer so far, parsed or not.
   uint64_t bytes_received() const { return bytes_received_; }
+  // close_notify_received returns whether a TLS peer ended its data with a close_notify alert
+  // (rather than a bare TCP close, which a TLS client cannot tell from a truncation).
+  bool close_notify_received() const { return close_notify_received_; }
 
   // The TLS client, or null on a plain connection.
   test_util::TlsClient* tls() { return tls_.get(); }
@@ -154,6 +157,7 @@ class ClientConnection {
   std::unique_ptr<test_util::TlsClient> tls_;
   std::string buffer_;
   uint64_t bytes_received_ = 0;
+  bool close_notify_received_ = false;
 };
 
 // ---- curl

@@ -471,6 +471,30 @@ TEST_F(ProxyHttpTest, CloseDelimitedResponseArrivesWholeThenTheConnectionCloses)
   EXPECT_EQ(Sha256Hex(r->body), Sha256Hex(body));
 }
 
+TEST_F(ProxyHttpTest, CloseDelimitedResponseOverTlsEndsWithCloseNotify) {
+  // Over TLS the end of a close-delimited body is only trustworthy with a close_notify: without
+  // one, clients (OpenSSL 3's "unexpected eof") must treat the body as truncated.
+  const std::string body = NoiseBytes(200 * 1024, 12);
+  AddScripted("/eof/", [body](OriginConnection& c) {
+    if (!c.ReadHead().ok()) return;
+    if (c.Write(absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
+                             body))
+            .ok()) {
+      c.Close();
+    }
+  });
+  StartProxy();
+  absl::StatusOr<std::unique_ptr<ClientConnection>> tls =
+      ClientConnection::Tls(proxy_->tls_port(), {.sni = "a.test"});
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  absl::StatusOr<HttpResponseData> r =
+      (*tls)->Get(absl::StrCat("a.test:", proxy_->tls_port()), "/eof/tls");  // reads until close
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Sha256Hex(r->body), Sha256Hex(body));
+  EXPECT_TRUE((*tls)->close_notify_received()) << "the proxy closed without close_notify";
+}
+
 TEST_F(ProxyHttpTest, ChunkedUploadReachesOriginChunkedAndByteExact) {
   const std::string body = NoiseBytes(300 * 1024, 13);
   AddScripted("/upload/", [](OriginConnection& c) {
