@@ -55,8 +55,9 @@ class TlsClientContext;
 struct TlsServerSettings {
   bool tls12 = true;  // proxy.config.ssl.TLSv1_2
   bool tls13 = true;  // proxy.config.ssl.TLSv1_3
-  // Key-exchange groups, BoringSSL names, in preference order.
-  std::string groups = "X25519:P-256";
+  // Key-exchange groups, BoringSSL names. CECPQ2 is the X25519 + HRSS post-quantum hybrid of this
+  // BoringSSL (TLS 1.3 only); clients that do not offer it are not affected.
+  std::string groups = "X25519:P-256:CECPQ2";
   // TLS 1.2 cipher suites, BoringSSL cipher-list syntax; empty keeps BoringSSL's default. (TLS 1.3
   // suites are fixed by BoringSSL.)
   std::string cipher_suites;

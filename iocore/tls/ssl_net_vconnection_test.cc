@@ -1354,6 +1354,23 @@ TEST_F(BioPairTest, HandshakeCertificateSelectionAndEchoRunOverMemory) {
   EXPECT_EQ(Stat(TlsStats::Get().handshakes_ok), ok_before + 1);
 }
 
+TEST_F(BioPairTest, PostQuantumHybridIsNegotiatedWhenTheClientOffersIt) {
+  StartMemoryServer();  // default settings: X25519, P-256 and CECPQ2
+  ASSERT_TRUE(SSL_CTX_set1_curves_list(client_ctx_.get(), "CECPQ2"));
+  Open(/*buffer=*/0, "a.test");
+  ASSERT_TRUE(Established()) << client_.error;
+  uint16_t group = 0;
+  size_t client_hello_bytes = 0;
+  RunOnNet([&] {
+    group = SSL_get_curve_id(client_.ssl.get());
+    client_hello_bytes = tap_.received.size();
+  });
+  EXPECT_EQ(group, SSL_CURVE_CECPQ2);
+  // The hybrid key share (X25519 + HRSS) makes the client's flights over a kilobyte.
+  EXPECT_GT(client_hello_bytes, 1100u);
+  EXPECT_EQ(EchoThenClose("pq"), "pq");
+}
+
 TEST_F(BioPairTest, OneByteBuffersBlockAtEveryByteBoundaryAndStillFinish) {
   AddHook(TlsHookId::kClientHello, "ch", TestHook::Mode::kImmediate);
   AddHook(TlsHookId::kCert, "c", TestHook::Mode::kParked);

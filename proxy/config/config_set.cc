@@ -1,5 +1,6 @@
 #include "proxy/config/config_set.h"
 
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -39,6 +40,40 @@ absl::Status ReadOptional(absl::string_view name, const std::string& path, Confi
   if (!present && !absl::IsNotFound(text.status())) return text.status();
   if (present) *content = *std::move(text);
   set->files.push_back({.name = std::string(name), .path = path, .present = present});
+  return absl::OkStatus();
+}
+
+// ValidateServerTls tries the TLS records on a scratch context, one at a time, so that a bad
+// group or cipher list is reported against its record, not against the first certificate.
+absl::Status ValidateServerTls(const ConfigSet& set) {
+  const RecordsConfig& r = set.records;
+  struct Check {
+    absl::string_view record;
+    TlsServerSettings settings;
+  };
+  TlsServerSettings groups_only;
+  groups_only.groups = r.ssl_server_groups_list;
+  TlsServerSettings ciphers_only;
+  ciphers_only.cipher_suites = r.ssl_server_cipher_suite;
+  TlsServerSettings versions_only;
+  versions_only.tls12 = r.ssl_tlsv1_2;
+  versions_only.tls13 = r.ssl_tlsv1_3;
+  const Check checks[] = {
+      {"proxy.config.ssl.server.groups_list", groups_only},
+      {"proxy.config.ssl.server.cipher_suite", ciphers_only},
+      {r.ssl_tlsv1_3 ? "proxy.config.ssl.TLSv1_2" : "proxy.config.ssl.TLSv1_3", versions_only},
+  };
+  for (const Check& check : checks) {
+    bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
+    if (ctx == nullptr) return absl::InternalError("SSL_CTX_new failed");
+    absl::Status s = ConfigureServerContext(ctx.get(), check.settings);
+    if (s.ok()) continue;
+    const auto line = r.lines.find(std::string(check.record));
+    std::string where = line == r.lines.end() || r.source.empty()
+        ? std::string()
+        : absl::StrCat(r.source, ":", line->second, ": ");
+    return absl::Status(s.code(), absl::StrCat(where, check.record, ": ", s.message()));
+  }
   return absl::OkStatus();
 }
 
@@ -173,6 +208,7 @@ absl::StatusOr<ConfigSet> LoadConfigDir(const std::string& config_dir) {
   if (!ports.ok()) return ports.status();
   set.ports = *std::move(ports);
 
+  if (absl::Status s = ValidateServerTls(set); !s.ok()) return s;
   if (absl::Status s = LoadCerts(&set); !s.ok()) return s;
   if (absl::Status s = LoadSni(&set); !s.ok()) return s;
   if (absl::Status s = LoadRemap(&set); !s.ok()) return s;
@@ -191,6 +227,8 @@ TlsServerSettings ServerTlsSettings(const ConfigSet& set) {
       ? Nanoseconds(std::chrono::seconds(r.ssl_handshake_timeout_in))
       : Nanoseconds(std::chrono::hours(24));
   settings.max_record_size = r.ssl_max_record_size;
+  settings.groups = r.ssl_server_groups_list;
+  settings.cipher_suites = r.ssl_server_cipher_suite;
   settings.ticket_keys = set.ticket_keys;
   return settings;
 }

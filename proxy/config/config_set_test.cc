@@ -128,6 +128,45 @@ TEST(LoadConfigDirTest, MissingTicketKeyFileNamesTheRecordsLine) {
   EXPECT_EQ(config->files.back().name, "ticket key file");
 }
 
+TEST(LoadConfigDirTest, GroupsAndCipherSuiteReachTheTlsSettings) {
+  const std::string dir = MakeDir();
+  WriteFile(dir + "/records.config",
+            "CONFIG proxy.config.ssl.server.groups_list STRING P-256:X25519\n"
+            "CONFIG proxy.config.ssl.server.cipher_suite STRING ECDHE-ECDSA-AES128-GCM-SHA256\n");
+  absl::StatusOr<ConfigSet> config = LoadConfigDir(dir);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const TlsServerSettings settings = ServerTlsSettings(*config);
+  EXPECT_EQ(settings.groups, "P-256:X25519");
+  EXPECT_EQ(settings.cipher_suites, "ECDHE-ECDSA-AES128-GCM-SHA256");
+}
+
+TEST(LoadConfigDirTest, DefaultGroupsIncludeThePostQuantumHybrid) {
+  absl::StatusOr<ConfigSet> config = LoadConfigDir(MakeDir());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(ServerTlsSettings(*config).groups, "X25519:P-256:CECPQ2");
+}
+
+TEST(LoadConfigDirTest, UnknownGroupOrCipherNamesTheRecordsLine) {
+  const std::string dir = MakeDir();
+  WriteFile(dir + "/records.config",
+            "# tls\nCONFIG proxy.config.ssl.server.groups_list STRING X25519:NoSuchGroup\n");
+  absl::StatusOr<ConfigSet> config = LoadConfigDir(dir);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      std::string(config.status().message()),
+      StartsWith(absl::StrCat(dir, "/records.config:2: proxy.config.ssl.server.groups_list: ")));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("NoSuchGroup"));
+
+  WriteFile(dir + "/records.config",
+            "CONFIG proxy.config.ssl.server.cipher_suite STRING NOT-A-CIPHER\n");
+  config = LoadConfigDir(dir);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(
+      std::string(config.status().message()),
+      StartsWith(absl::StrCat(dir, "/records.config:1: proxy.config.ssl.server.cipher_suite: ")));
+}
+
 TEST(LoadConfigDirTest, NotADirectory) {
   absl::StatusOr<ConfigSet> config = LoadConfigDir("/no/such/dir");
   EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);

@@ -48,6 +48,8 @@ const RecordSpec kRecords[] = {
     {"ssl.handshake_timeout_in", &RecordsConfig::ssl_handshake_timeout_in, 0, 65535},
     {"ssl.max_record_size", &RecordsConfig::ssl_max_record_size, -1, 16383},
     {"ssl.server.ticket_key.filename", &RecordsConfig::ssl_server_ticket_key_filename},
+    {"ssl.server.cipher_suite", &RecordsConfig::ssl_server_cipher_suite},
+    {"ssl.server.groups_list", &RecordsConfig::ssl_server_groups_list},
     {"ssl.TLSv1_2", &RecordsConfig::ssl_tlsv1_2},
     {"ssl.TLSv1_3", &RecordsConfig::ssl_tlsv1_3},
     {"ssl.client.verify.server.policy", &RecordsConfig::ssl_client_verify_server_policy},
@@ -337,6 +339,10 @@ std::vector<std::string> RecordsConfig::Describe() const {
                              ssl_handshake_timeout_in, "s, max_record_size ", ssl_max_record_size,
                              ", server.ticket_key.filename ",
                              Quoted(ssl_server_ticket_key_filename)));
+  out.push_back(absl::StrCat("  ssl.server: groups_list ", Quoted(ssl_server_groups_list),
+                             ", cipher_suite ",
+                             ssl_server_cipher_suite.empty() ? std::string("(BoringSSL's default)")
+                                                             : Quoted(ssl_server_cipher_suite)));
   out.push_back(absl::StrCat("  ssl files: server.multicert.filename ",
                              Quoted(ssl_server_multicert_filename), ", servername.filename ",
                              Quoted(ssl_servername_filename), ", server.cert.path ",

@@ -97,6 +97,14 @@ struct RecordsConfig {
   // ssl.server.ticket_key.filename, STRING: session ticket key file; "" (the default, ATS's NULL)
   // = keys generated in memory and rotated by the process.
   std::string ssl_server_ticket_key_filename;
+  // ssl.server.cipher_suite, STRING: TLS 1.2 cipher suites in BoringSSL's cipher-list syntax
+  // (OpenSSL names, ':'-separated); "" (the default) = BoringSSL's own list. TLS 1.3 suites are
+  // fixed by BoringSSL.
+  std::string ssl_server_cipher_suite;
+  // ssl.server.groups_list, STRING: key-exchange groups offered to clients, ':'-separated
+  // BoringSSL names. Ours: "X25519:P-256:CECPQ2" (CECPQ2 is the X25519 + HRSS post-quantum hybrid
+  // this BoringSSL has; only TLS 1.3 clients that offer it get it). ATS: OpenSSL's default.
+  std::string ssl_server_groups_list = "X25519:P-256:CECPQ2";
   // ssl.TLSv1_2, INT 0 or 1: accept TLS 1.2 from clients. Default 1.
   bool ssl_tlsv1_2 = true;
   // ssl.TLSv1_3, INT 0 or 1: accept TLS 1.3 from clients. Default 1.
