@@ -1,6 +1,8 @@
 #include "proxy/config/config_set.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -43,6 +45,14 @@ absl::Status ReadOptional(absl::string_view name, const std::string& path, Confi
   return absl::OkStatus();
 }
 
+// RecordPrefix returns "FILE:LINE: NAME: " for the record |name| (a full name), or "NAME: " when
+// it was left at its default.
+std::string RecordPrefix(const RecordsConfig& r, absl::string_view name) {
+  const auto line = r.lines.find(std::string(name));
+  if (line == r.lines.end() || r.source.empty()) return absl::StrCat(name, ": ");
+  return absl::StrCat(r.source, ":", line->second, ": ", name, ": ");
+}
+
 // ValidateServerTls tries the TLS records on a scratch context, one at a time, so that a bad
 // group or cipher list is reported against its record, not against the first certificate.
 absl::Status ValidateServerTls(const ConfigSet& set) {
@@ -73,6 +83,19 @@ absl::Status ValidateServerTls(const ConfigSet& set) {
         ? std::string()
         : absl::StrCat(r.source, ":", line->second, ": ");
     return absl::Status(s.code(), absl::StrCat(where, check.record, ": ", s.message()));
+  }
+  // The origin CA bundle is loaded when the server starts; --check and a reload catch it here.
+  if (!r.ssl_client_ca_cert_filename.empty()) {
+    bssl::UniquePtr<X509_STORE> store(X509_STORE_new());
+    if (store == nullptr) return absl::InternalError("X509_STORE_new failed");
+    if (!X509_STORE_load_locations(store.get(), r.ssl_client_ca_cert_filename.c_str(), nullptr)) {
+      char reason[256];
+      ERR_error_string_n(ERR_get_error(), reason, sizeof(reason));
+      ERR_clear_error();
+      return absl::InvalidArgumentError(absl::StrCat(
+          RecordPrefix(r, "proxy.config.ssl.client.CA.cert.filename"),
+          "cannot load CA certificates from '", r.ssl_client_ca_cert_filename, "': ", reason));
+    }
   }
   return absl::OkStatus();
 }
@@ -164,12 +187,10 @@ absl::Status LoadTicketKeys(ConfigSet* set) {
   // Unlike the other files, this one was asked for by name: its absence is an error.
   absl::StatusOr<std::shared_ptr<const TicketKeyRing>> ring = TicketKeyRing::LoadFile(path);
   if (!ring.ok()) {
-    const auto line = set->records.lines.find("proxy.config.ssl.server.ticket_key.filename");
-    if (line == set->records.lines.end()) return ring.status();
     return absl::Status(
         ring.status().code(),
-        absl::StrCat(set->records.source, ":", line->second, ": ",
-                     "proxy.config.ssl.server.ticket_key.filename: ", ring.status().message()));
+        absl::StrCat(RecordPrefix(set->records, "proxy.config.ssl.server.ticket_key.filename"),
+                     ring.status().message()));
   }
   set->ticket_keys = *std::move(ring);
   set->files.push_back({.name = "ticket key file", .path = path, .present = true});

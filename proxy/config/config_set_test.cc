@@ -167,6 +167,23 @@ TEST(LoadConfigDirTest, UnknownGroupOrCipherNamesTheRecordsLine) {
       StartsWith(absl::StrCat(dir, "/records.config:1: proxy.config.ssl.server.cipher_suite: ")));
 }
 
+TEST(LoadConfigDirTest, UnloadableOriginCaFileNamesTheRecordsLine) {
+  const std::string dir = MakeDir();
+  WriteFile(dir + "/records.yaml", "ts:\n  ssl.client.CA.cert.filename: " + dir + "/no-ca.pem\n");
+  absl::StatusOr<ConfigSet> config = LoadConfigDir(dir);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              StartsWith(absl::StrCat(
+                  dir, "/records.yaml:2: proxy.config.ssl.client.CA.cert.filename: cannot load")));
+
+  // A real bundle is accepted.
+  absl::StatusOr<GeneratedCert> ca = MakeCert({.common_name = "CA", .is_ca = true});
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  WriteFile(dir + "/no-ca.pem", ca->CertPem());
+  config = LoadConfigDir(dir);
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
 TEST(LoadConfigDirTest, NotADirectory) {
   absl::StatusOr<ConfigSet> config = LoadConfigDir("/no/such/dir");
   EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
