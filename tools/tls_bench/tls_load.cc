@@ -182,6 +182,15 @@ void Loader::OnCompleted(Conn* c) {
 }
 
 // SslFailure describes a failed SSL call for the result's first_error.
+// ConnectError returns the outcome of a non-blocking connect on |fd| once it is writable: 0 or
+// the errno.
+int ConnectError(int fd) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
 std::string SslFailure(const char* call, SSL* ssl, int ret) {
   int err = SSL_get_error(ssl, ret);
   char buf[160];
@@ -197,10 +206,9 @@ Progress Loader::Step(Conn* c) {
       case State::kFree:
         return Progress::kFinished;
       case State::kConnecting: {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) return Fail(c, absl::StrCat("connect: ", strerror(err)));
+        if (int err = ConnectError(c->fd); err != 0) {
+          return Fail(c, absl::StrCat("connect: ", strerror(err)));
+        }
         c->ssl.reset(SSL_new(ctx_.get()));
         if (c->ssl == nullptr || !SSL_set_fd(c->ssl.get(), c->fd)) return Fail(c, "SSL_new");
         SSL_set_connect_state(c->ssl.get());
@@ -312,10 +320,9 @@ Progress Loader::StepRaw(Conn* c) {
       case State::kFree:
         return Progress::kFinished;
       case State::kConnecting: {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) return Fail(c, absl::StrCat("connect: ", strerror(err)));
+        if (int err = ConnectError(c->fd); err != 0) {
+          return Fail(c, absl::StrCat("connect: ", strerror(err)));
+        }
         c->raw = std::make_unique<RawTls13Client>(&raw_config_);
         if (c->raw->Start() != RawState::kWaitServerHello) return Fail(c, c->raw->error());
         c->state = State::kHandshake;

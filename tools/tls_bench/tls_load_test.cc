@@ -146,6 +146,15 @@ LoadOptions FullOptions(uint16_t port, LoadEngine engine) {
 class TlsLoadTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { signal(SIGPIPE, SIG_IGN); }
+
+  // ExpectEveryConnectionEchoed: connections completed, none failed, and each had its request
+  // echoed in full.
+  void ExpectEveryConnectionEchoed(const LoadResult& result, const LoadOptions& options) {
+    RecordProperty("load", result.Line());
+    EXPECT_GT(result.completed, 0) << result.Line();
+    EXPECT_EQ(result.errors, 0) << result.Line();
+    EXPECT_EQ(result.bytes, result.completed * options.request_bytes) << result.Line();
+  }
 };
 
 TEST_F(TlsLoadTest, RawEngineCompletesFullEcdsaHandshakesWithoutErrors) {
@@ -153,10 +162,7 @@ TEST_F(TlsLoadTest, RawEngineCompletesFullEcdsaHandshakesWithoutErrors) {
   LoadOptions options = FullOptions(server.port(), LoadEngine::kRaw);
   absl::StatusOr<LoadResult> result = RunLoad(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  RecordProperty("load", result->Line());
-  EXPECT_GT(result->completed, 0) << result->Line();
-  EXPECT_EQ(result->errors, 0) << result->Line();
-  EXPECT_EQ(result->bytes, result->completed * options.request_bytes) << result->Line();
+  ExpectEveryConnectionEchoed(*result, options);
   EXPECT_EQ(result->resumed, 0);
   EXPECT_EQ(result->engine, LoadEngine::kRaw);
   EXPECT_NE(result->Line().find("mode=full engine=raw "), std::string::npos) << result->Line();
@@ -169,10 +175,7 @@ TEST_F(TlsLoadTest, RawEngineWithRsaCompletesAgainstAnRsaOnlyServer) {
   options.sni = "rsa.test";
   absl::StatusOr<LoadResult> result = RunLoad(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  RecordProperty("load", result->Line());
-  EXPECT_GT(result->completed, 0) << result->Line();
-  EXPECT_EQ(result->errors, 0) << result->Line();
-  EXPECT_EQ(result->bytes, result->completed * options.request_bytes) << result->Line();
+  ExpectEveryConnectionEchoed(*result, options);
 }
 
 TEST_F(TlsLoadTest, RawEngineWithRsaAgainstAnEcdsaOnlyServerCountsErrors) {
@@ -215,10 +218,7 @@ TEST_F(TlsLoadTest, SslEngineStillCompletesFullHandshakes) {
   LoadOptions options = FullOptions(server.port(), LoadEngine::kSsl);
   absl::StatusOr<LoadResult> result = RunLoad(options);
   ASSERT_TRUE(result.ok()) << result.status();
-  RecordProperty("load", result->Line());
-  EXPECT_GT(result->completed, 0) << result->Line();
-  EXPECT_EQ(result->errors, 0) << result->Line();
-  EXPECT_EQ(result->bytes, result->completed * options.request_bytes) << result->Line();
+  ExpectEveryConnectionEchoed(*result, options);
   EXPECT_NE(result->Line().find("engine=ssl"), std::string::npos) << result->Line();
 }
 
