@@ -1,6 +1,7 @@
 #include "iocore/tls/ssl_net_vconnection.h"
 
 #include <openssl/err.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -661,6 +662,18 @@ void SSLNetVConnection::CloseOnThread() {
   SetActiveTimeout(handshake_timeout_);
   cursor_ = Cursor{close_hook_id_, 0, false};
   ContinueClose();
+}
+
+void SSLNetVConnection::OnEpollEvent(uint32_t epoll_events) {
+  UnixNetVConnection::OnEpollEvent(epoll_events);
+  // Nothing reads the socket while a hook holds the handshake, so without this a client that
+  // gave up would keep its slot among the parked handshakes until the reenable or the timeout.
+  // A peer that stopped sending can never finish a handshake: end it now.
+  if (parked_ && (phase_ == Phase::kStartHooks || phase_ == Phase::kHandshake) &&
+      (epoll_events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    Fail("peer closed the connection while a hook held the handshake",
+         TlsStats::Get().handshakes_failed);
+  }
 }
 
 void SSLNetVConnection::DoIoShutdown(ShutdownHow how) {

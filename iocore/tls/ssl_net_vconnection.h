@@ -302,6 +302,11 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // alpn returns the protocol agreed by ALPN ("" if none).
   absl::string_view alpn() const;
 
+  // OnEpollEvent (EpollTarget): as a TCP connection; in addition, a peer that hangs up while a
+  // hook holds the handshake ends the handshake at once (close hooks run, the hook's late
+  // reenable is a no-op) instead of at the reenable or the handshake timeout.
+  void OnEpollEvent(uint32_t epoll_events) override;
+
   // DoIoShutdown ends an established connection's writing with a TLS close_notify alert before
   // the TCP shutdown (kWrite, kReadWrite), as DoIoClose does, so the peer can tell the end of
   // the data from a truncation. Own thread.

@@ -713,6 +713,32 @@ TEST_F(TlsTest, SilentClientIsClosedAtTheHandshakeTimeout) {
   EXPECT_EQ(Stat(TlsStats::Get().handshakes_timed_out) - before, 1);
 }
 
+TEST_F(TlsTest, ClientHangingUpWhileAHookHoldsTheHandshakeEndsItAtOnce) {
+  // The handshake timeout is far away: only the hang-up can end the handshake within the test.
+  settings_.handshake_timeout = std::chrono::seconds(600);
+  AddHook(TlsHookId::kCert, "p", TestHook::Mode::kParked);
+  AddHook(TlsHookId::kVconnClose, "close", TestHook::Mode::kImmediate);
+  StartServer();
+  const int64_t failed_before = Stat(TlsStats::Get().handshakes_failed);
+  const int64_t timed_out_before = Stat(TlsStats::Get().handshakes_timed_out);
+  int fd = test_util::ConnectTcp(port_number_);
+  ASSERT_GE(fd, 0);
+  std::string hello = test_util::MakeClientHello("a.test");
+  ASSERT_EQ(send(fd, hello.data(), hello.size(), MSG_NOSIGNAL), static_cast<ssize_t>(hello.size()));
+  uint64_t handle = parked_.Pop();
+  ASSERT_NE(handle, 0u);
+  close(fd);
+  ASSERT_TRUE(log_.count().WaitAtLeast(2, kTestDeadline)) << "no close hook after the hang-up";
+  EXPECT_EQ(log_.Count("close:VCONN_CLOSE"), 1);
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_failed), failed_before + 1);
+  EXPECT_EQ(Stat(TlsStats::Get().handshakes_timed_out), timed_out_before);
+  // The plugin's reenable, arriving later, finds nothing to resume.
+  SSLNetVConnection::Reenable(handle, SSLNetVConnection::HookVerdict::kContinue);
+  PassTime(milliseconds(1));
+  EXPECT_EQ(log_.Count("close:VCONN_CLOSE"), 1);
+  EXPECT_EQ(log_.Count("p:SSL_CERT"), 1);
+}
+
 TEST_F(TlsTest, GarbageInsteadOfAClientHelloIsClosedAndCounted) {
   StartServer();
   int64_t before = Stat(TlsStats::Get().handshakes_failed);
