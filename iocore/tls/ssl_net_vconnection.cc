@@ -417,6 +417,13 @@ void SSLNetVConnection::Apply(Wait wait) {
         NotifyConnector(EventCode::kNetOpen, static_cast<NetVConnection*>(this));
         return;
       }
+      // BoringSSL holds a TLS 1.3 server's NewSessionTickets until the first write; a zero-byte
+      // write sends them now, so that a client which waits before it sends (or only listens)
+      // can still resume, as with OpenSSL servers.
+      if (SSL_version(ssl_.get()) == TLS1_3_VERSION) {
+        tickets_unflushed_ = true;
+        FlushTickets();
+      }
       // Straight to the acceptor of the agreed protocol (or of sni.yaml's forward_route): no
       // probe, no copy.
       Continuation* acceptor = config_->acceptor;
@@ -1101,7 +1108,19 @@ IoResult SSLNetVConnection::TlsWrite(IOBufferReader* reader, int64_t max) {
   return result;
 }
 
+bool SSLNetVConnection::FlushTickets() {
+  // Should the socket be full, BoringSSL keeps the rest; it must then be retried as the same
+  // zero-byte write before any data is written.
+  static constexpr char kNothing[1] = {0};
+  int r = SSL_write(ssl_.get(), kNothing, 0);
+  if (r < 0 && SSL_get_error(ssl_.get(), r) == SSL_ERROR_WANT_WRITE) return false;
+  ERR_clear_error();
+  tickets_unflushed_ = false;
+  return true;
+}
+
 IoResult SSLNetVConnection::TlsWriteRecords(IOBufferReader* reader, int64_t max) {
+  if (tickets_unflushed_ && !FlushTickets()) return {IoResult::Status::kWouldBlock};
   int64_t total = 0;
   while (total < max) {
     iovec iov[1];

@@ -394,6 +394,9 @@ class SSLNetVConnection final : public UnixNetVConnection {
                                 unsigned in_len, void* arg);
   void ApplyRecordSize();
   void SendCloseNotify();
+  // FlushTickets sends the TLS 1.3 session tickets BoringSSL holds back until a write; false
+  // while the socket cannot take them.
+  bool FlushTickets();
   static int BioRead(BIO* bio, char* out, int len);
   static int BioWrite(BIO* bio, const char* in, int len);
   static long BioCtrl(BIO* bio, int cmd, long larg, void* parg);
@@ -443,6 +446,7 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // Set around an SSL_write after which more records follow in the same pass (MSG_MORE).
   bool send_more_ = false;
   bool close_notify_sent_ = false;
+  bool tickets_unflushed_ = false;
   bool read_ahead_enabled_ = false;
   bool last_recv_short_ = false;
   std::string read_ahead_;

@@ -1380,6 +1380,27 @@ TEST_F(BioPairTest, HandshakeCertificateSelectionAndEchoRunOverMemory) {
   EXPECT_EQ(Stat(TlsStats::Get().handshakes_ok), ok_before + 1);
 }
 
+TEST_F(BioPairTest, SessionTicketsArriveRightAfterTheHandshakeWithoutAnyRequest) {
+  StartMemoryServer();
+  // Count the TLS 1.3 tickets the client receives (the new-session callback sees each).
+  static std::atomic<int> tickets{0};
+  tickets = 0;
+  SSL_CTX_set_session_cache_mode(client_ctx_.get(),
+                                 SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(client_ctx_.get(), [](SSL*, SSL_SESSION*) {
+    ++tickets;
+    return 0;  // not kept
+  });
+  Open(/*buffer=*/0, "a.test");
+  ASSERT_TRUE(Established()) << client_.error;
+  // The client only reads; the server has nothing to write but its tickets.
+  EXPECT_TRUE(Pump([] { return tickets.load() > 0; }, 1000)) << "no ticket without a request";
+  std::string protocol;
+  RunOnNet([&] { protocol = SSL_get_version(client_.ssl.get()); });
+  EXPECT_EQ(protocol, "TLSv1.3");
+  EXPECT_EQ(EchoThenClose("after"), "after");
+}
+
 TEST_F(BioPairTest, PostQuantumHybridIsNegotiatedWhenTheClientOffersIt) {
   StartMemoryServer();  // default settings: X25519, P-256 and CECPQ2
   ASSERT_TRUE(SSL_CTX_set1_curves_list(client_ctx_.get(), "CECPQ2"));
