@@ -526,8 +526,10 @@ HeadReader::Event HeadReader::Next(absl::string_view* in, HttpHeaders* headers, 
       i = j + 1;
       continue;
     }
-    // LF.
-    if (!saw_cr_) return fail(HttpError::kBadLineEnding, j);
+    // LF. Only CRLF ends a line, except that an empty line before the start line may end with a
+    // bare LF (RFC 9112 2.2: ignore empty lines before the request line; such as `echo` piped
+    // into a TLS client sends): nothing is framed by it, so it cannot smuggle anything.
+    if (!saw_cr_ && (in_headers_ || !line_.empty())) return fail(HttpError::kBadLineEnding, j);
     saw_cr_ = false;
     i = j + 1;
     Event event = CompleteLine(headers, error);

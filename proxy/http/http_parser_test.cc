@@ -256,7 +256,14 @@ TEST(HttpRequestParserTest, RejectsBareLf) {
   EXPECT_EQ(RequestError("GET / HTTP/1.1\nHost: a\r\n\r\n"), HttpError::kBadLineEnding);
   EXPECT_EQ(RequestError("GET / HTTP/1.1\r\nHost: a\n\r\n"), HttpError::kBadLineEnding);
   EXPECT_EQ(RequestError("GET / HTTP/1.1\r\nHost: a\r\n\n"), HttpError::kBadLineEnding);
-  EXPECT_EQ(RequestError("\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), HttpError::kBadLineEnding);
+}
+
+TEST(HttpRequestParserTest, LeadingEmptyLinesMayEndWithABareLf) {
+  EXPECT_EQ(RequestError("\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), HttpError::kNone);
+  EXPECT_EQ(RequestError("\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), HttpError::kNone);
+  // They count against the same limit as CRLF ones.
+  EXPECT_EQ(RequestError("\n\n\n\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            HttpError::kBadRequestLine);
 }
 
 TEST(HttpRequestParserTest, RejectsObsFold) {
