@@ -417,13 +417,11 @@ void SSLNetVConnection::Apply(Wait wait) {
         NotifyConnector(EventCode::kNetOpen, static_cast<NetVConnection*>(this));
         return;
       }
-      // BoringSSL holds a TLS 1.3 server's NewSessionTickets until the first write; a zero-byte
-      // write sends them now, so that a client which waits before it sends (or only listens)
-      // can still resume, as with OpenSSL servers.
-      if (SSL_version(ssl_.get()) == TLS1_3_VERSION) {
-        tickets_unflushed_ = true;
-        FlushTickets();
-      }
+      // BoringSSL holds a TLS 1.3 server's NewSessionTickets until the first write. Usually the
+      // request is already here and the response carries them, in the same segment; a client
+      // that sends nothing yet gets them when a read finds nothing (TlsRead), so that it can
+      // still resume.
+      if (SSL_version(ssl_.get()) == TLS1_3_VERSION) tickets_ = Tickets::kHeld;
       // Straight to the acceptor of the agreed protocol (or of sni.yaml's forward_route): no
       // probe, no copy.
       Continuation* acceptor = config_->acceptor;
@@ -1062,6 +1060,9 @@ IoResult SSLNetVConnection::TlsRead(MIOBuffer* buf, int64_t max) {
       int err = SSL_get_error(ssl_.get(), r);
       if (err == SSL_ERROR_WANT_READ) {
         drained = true;
+        // The client waits for us: send the tickets now rather than with a response that may
+        // never come.
+        if (tickets_ == Tickets::kHeld) FlushTickets();
       } else if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && last_errno_ == 0)) {
         end = IoResult::Status::kEof;
       } else {
@@ -1109,18 +1110,28 @@ IoResult SSLNetVConnection::TlsWrite(IOBufferReader* reader, int64_t max) {
 }
 
 bool SSLNetVConnection::FlushTickets() {
-  // Should the socket be full, BoringSSL keeps the rest; it must then be retried as the same
-  // zero-byte write before any data is written.
   static constexpr char kNothing[1] = {0};
   int r = SSL_write(ssl_.get(), kNothing, 0);
-  if (r < 0 && SSL_get_error(ssl_.get(), r) == SSL_ERROR_WANT_WRITE) return false;
+  if (r < 0 && SSL_get_error(ssl_.get(), r) == SSL_ERROR_WANT_WRITE) {
+    tickets_ = Tickets::kRetry;
+    return false;
+  }
   ERR_clear_error();
-  tickets_unflushed_ = false;
+  tickets_ = Tickets::kSent;
   return true;
 }
 
 IoResult SSLNetVConnection::TlsWriteRecords(IOBufferReader* reader, int64_t max) {
-  if (tickets_unflushed_ && !FlushTickets()) return {IoResult::Status::kWouldBlock};
+  switch (tickets_) {
+    case Tickets::kSent:
+      break;
+    case Tickets::kHeld:
+      tickets_ = Tickets::kSent;  // this write carries them
+      break;
+    case Tickets::kRetry:
+      if (!FlushTickets()) return {IoResult::Status::kWouldBlock};
+      break;
+  }
   int64_t total = 0;
   while (total < max) {
     iovec iov[1];

@@ -394,8 +394,9 @@ class SSLNetVConnection final : public UnixNetVConnection {
                                 unsigned in_len, void* arg);
   void ApplyRecordSize();
   void SendCloseNotify();
-  // FlushTickets sends the TLS 1.3 session tickets BoringSSL holds back until a write; false
-  // while the socket cannot take them.
+  // FlushTickets sends the TLS 1.3 session tickets BoringSSL holds back until a write (a
+  // zero-byte SSL_write). False while the socket cannot take them; the same zero-byte write must
+  // then be retried before any data is written.
   bool FlushTickets();
   static int BioRead(BIO* bio, char* out, int len);
   static int BioWrite(BIO* bio, const char* in, int len);
@@ -446,7 +447,13 @@ class SSLNetVConnection final : public UnixNetVConnection {
   // Set around an SSL_write after which more records follow in the same pass (MSG_MORE).
   bool send_more_ = false;
   bool close_notify_sent_ = false;
-  bool tickets_unflushed_ = false;
+  // TLS 1.3 session tickets not sent yet (server side).
+  enum class Tickets : uint8_t {
+    kSent,  // or none to send
+    kHeld,  // held by BoringSSL: the first data write carries them, or FlushTickets
+    kRetry,  // a zero-byte write blocked: retry it before any data
+  };
+  Tickets tickets_ = Tickets::kSent;
   bool read_ahead_enabled_ = false;
   bool last_recv_short_ = false;
   std::string read_ahead_;
