@@ -194,6 +194,7 @@ void EThread::FlushDeferredWakes() {
 void EThread::Loop() {
   while (!stop_.load(std::memory_order_acquire)) {
     loops_.fetch_add(1, std::memory_order_relaxed);
+    pass_now_ns_ = MonotonicNowNs();
     DrainExternalQueue();
     RunLocalQueue();
     RunDueTimers();

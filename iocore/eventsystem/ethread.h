@@ -142,6 +142,11 @@ class EThread {
   // IsCurrent returns whether the calling thread is this EThread.
   bool IsCurrent() const;
 
+  // pass_now_ns returns MonotonicNowNs() as read when the current loop pass began (after the wait
+  // for activity): one clock read per pass for bookkeeping that can be a pass late, such as
+  // connection activity stamps. Own thread only.
+  int64_t pass_now_ns() const { return pass_now_ns_; }
+
   ThreadGroup group() const { return group_; }
   int index() const { return index_; }
 
@@ -210,6 +215,7 @@ class EThread {
   bool wake_pending_ ABSL_GUARDED_BY(external_mu_) = false;
 
   std::atomic<uint64_t> loops_{0};
+  int64_t pass_now_ns_ = 0;
   std::atomic<uint64_t> events_run_{0};
   std::atomic<uint64_t> lock_retries_{0};
   std::atomic<uint64_t> wakeups_{0};

@@ -385,6 +385,8 @@ int HttpErrorStatusCode(HttpError error) {
 // HttpHeaders
 
 void HttpHeaders::Add(absl::string_view name, absl::string_view value) {
+  // One allocation for a typical head rather than one per doubling.
+  if (fields_.capacity() == 0) fields_.reserve(kTypicalFields);
   fields_.push_back(HttpHeaderField{std::string(name), std::string(value)});
 }
 
@@ -428,6 +430,9 @@ void HttpHeaders::Set(absl::string_view name, absl::string_view value) {
 }
 
 void HttpHeaders::AppendTo(std::string* out) const {
+  size_t bytes = out->size();
+  for (const HttpHeaderField& field : fields_) bytes += field.name.size() + field.value.size() + 4;
+  out->reserve(bytes + 2);  // and the blank line that ends a head
   for (const HttpHeaderField& field : fields_) {
     out->append(field.name);
     out->append(": ");

@@ -163,6 +163,7 @@ class HttpHeaders {
   void Clear() { fields_.clear(); }
 
  private:
+  static constexpr size_t kTypicalFields = 16;
   std::vector<HttpHeaderField> fields_;
 };
 
