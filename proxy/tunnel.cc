@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "iocore/eventsystem/diags.h"
 #include "iocore/eventsystem/io_buffer.h"
+#include "iocore/eventsystem/thread_live_set.h"
 #include "iocore/eventsystem/vio.h"
 #include "iocore/net/unix_net_vconnection.h"
 #include "iocore/tls/ssl_net_vconnection.h"
@@ -49,19 +50,6 @@ namespace tunnel_internal {
 
 class Tunnel;
 
-// The open tunnels of one net thread, so that the thread can close them when it stops. Only
-// that thread touches the list.
-class ThreadTunnels {
- public:
-  void Add(Tunnel* tunnel);
-  void Remove(Tunnel* tunnel);
-  // CloseAll closes every tunnel still open (at thread exit).
-  void CloseAll();
-
- private:
-  Tunnel* head_ = nullptr;
-};
-
 // One socket end of a splicing tunnel: a duplicate of the connection's descriptor, registered
 // in the thread's epoll set (edge-triggered) with this as its target. The connection's own
 // registration stays as it is; with no VIO enabled on the connection, it does nothing.
@@ -92,8 +80,8 @@ class Tunnel final : public Continuation {
     kForward,
   };
 
-  Tunnel(TunnelAcceptor* acceptor, ThreadTunnels* home, Kind kind, SSLNetVConnection* client,
-         SniRoute route)
+  Tunnel(TunnelAcceptor* acceptor, ThreadLiveSet<Tunnel>* home, Kind kind,
+         SSLNetVConnection* client, SniRoute route)
       : Continuation(NewProxyMutex()),
         acceptor_(acceptor),
         options_(acceptor->options_),
@@ -124,9 +112,9 @@ class Tunnel final : public Continuation {
     lookup_ = acceptor_->resolver_->Resolve(route_.host, route_.port, this, thread_, &resolved_);
   }
 
-  // CloseForExit tears the tunnel down without logging or counting a failure: its thread is
-  // stopping.
-  void CloseForExit() {
+  // EndForThreadExit tears the tunnel down without logging or counting a failure: its thread
+  // is stopping (ThreadLiveSet).
+  void EndForThreadExit() {
     Ptr<ProxyMutex> hold = mutex();
     MutexLock lock(hold.get());
     End(ECONNABORTED, "", Failure::kQuiet);
@@ -194,10 +182,6 @@ class Tunnel final : public Continuation {
     pump_scheduled_ = true;
     pump_ = thread_->ScheduleImm(this, EventCode::kImmediate);
   }
-
-  // ThreadTunnels links.
-  Tunnel* prev = nullptr;
-  Tunnel* next = nullptr;
 
  private:
   enum class State : uint8_t {
@@ -652,7 +636,7 @@ class Tunnel final : public Continuation {
 
   TunnelAcceptor* const acceptor_;
   const TunnelOptions& options_;
-  ThreadTunnels* const home_;
+  ThreadLiveSet<Tunnel>* const home_;  // the open tunnels of this one's thread
   EThread* const thread_;
   const Kind kind_;
   SSLNetVConnection* const client_;
@@ -689,27 +673,8 @@ void SpliceEnd::OnEpollEvent(uint32_t events) {
   owner_->SchedulePump();
 }
 
-void ThreadTunnels::Add(Tunnel* tunnel) {
-  tunnel->prev = nullptr;
-  tunnel->next = head_;
-  if (head_ != nullptr) head_->prev = tunnel;
-  head_ = tunnel;
-}
-
-void ThreadTunnels::Remove(Tunnel* tunnel) {
-  if (tunnel->prev != nullptr) tunnel->prev->next = tunnel->next;
-  if (tunnel->next != nullptr) tunnel->next->prev = tunnel->prev;
-  if (head_ == tunnel) head_ = tunnel->next;
-  tunnel->prev = tunnel->next = nullptr;
-}
-
-void ThreadTunnels::CloseAll() {
-  while (head_ != nullptr) head_->CloseForExit();  // each removes itself
-}
-
 }  // namespace tunnel_internal
 
-using tunnel_internal::ThreadTunnels;
 using tunnel_internal::Tunnel;
 
 TunnelAcceptor::TunnelAcceptor(NetProcessor* net, HostResolver* resolver, TunnelOptions options)
@@ -718,20 +683,6 @@ TunnelAcceptor::TunnelAcceptor(NetProcessor* net, HostResolver* resolver, Tunnel
 }
 
 TunnelAcceptor::~TunnelAcceptor() = default;
-
-ThreadTunnels* TunnelAcceptor::ForThisThread() {
-  EThread* thread = this_ethread();
-  MutexGuard lock(&mu_);
-  std::unique_ptr<ThreadTunnels>& slot = threads_[thread];
-  if (slot == nullptr) {
-    slot = std::make_unique<ThreadTunnels>();
-    ThreadTunnels* tunnels = slot.get();
-    // Registered after the thread's NetHandler, so it runs before the handler closes the
-    // connections: the tunnels close them while they are still there.
-    thread->AtExit([tunnels] { tunnels->CloseAll(); });
-  }
-  return slot.get();
-}
 
 void TunnelAcceptor::HandleEvent(EventCode code, void* data) {
   if (code != EventCode::kNetAccept) return;
@@ -762,7 +713,8 @@ void TunnelAcceptor::HandleEvent(EventCode code, void* data) {
     tls->DoIoClose(-1);
     return;
   }
-  (new Tunnel(this, ForThisThread(), kind, tls, std::move(*route)))->Start();
+  (new Tunnel(this, ThreadLiveSet<Tunnel>::ForCurrentThread(), kind, tls, std::move(*route)))
+      ->Start();
 }
 
 }  // namespace tollgate

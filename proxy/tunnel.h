@@ -49,8 +49,6 @@
 #include <cstdint>
 #include <memory>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "iocore/eventsystem/clock.h"
 #include "iocore/eventsystem/continuation.h"
 #include "iocore/eventsystem/ethread.h"
@@ -95,7 +93,6 @@ struct TunnelStats {
 
 namespace tunnel_internal {
 class Tunnel;
-class ThreadTunnels;
 }  // namespace tunnel_internal
 
 // TunnelAcceptor: the tunnel_acceptor and forward_acceptor of TLS ports. It has no mutex, as
@@ -125,18 +122,10 @@ class TunnelAcceptor : public Continuation {
  private:
   friend class tunnel_internal::Tunnel;
 
-  // ForThisThread returns the calling net thread's list of open tunnels, made (with an at-exit
-  // handler that closes them) on first use.
-  tunnel_internal::ThreadTunnels* ForThisThread();
-
   NetProcessor* const net_;
   HostResolver* const resolver_;
   const TunnelOptions options_;
   std::atomic<int64_t> active_{0};
-
-  Mutex mu_;
-  absl::flat_hash_map<EThread*, std::unique_ptr<tunnel_internal::ThreadTunnels>> threads_
-      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tollgate

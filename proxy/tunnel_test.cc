@@ -591,6 +591,31 @@ TEST_F(TunnelTest, ForwardRouteRelaysPlaintextAMebibyteEachWayByteExact) {
   EXPECT_EQ(Stat(stats.forward_total) - forwards, 1);
 }
 
+TEST_F(TunnelTest, TunnelStillOpenWhenTheNetThreadsStopIsEndedQuietlyByThem) {
+  const TunnelStats& stats = TunnelStats::Get();
+  ReadEnd origin_end;
+  FarEnd origin;
+  origin.Serve([&](int fd) {
+    WriteAll(fd, ReadExactly(fd, 4));
+    origin_end = ReadToEnd(fd);  // until the tunnel closes its side
+  });
+  StartProxy(ForwardRoute(absl::StrCat("127.0.0.1:", origin.port())));
+  TlsClient client({.sni = "fwd.test", .ca = ca_->cert.get()});
+  absl::Status connected = client.Connect(port_number_);
+  ASSERT_TRUE(connected.ok()) << connected;
+  ASSERT_TRUE(client.WriteAll("ping").ok());
+  ASSERT_TRUE(client.ReadExactly(4).ok());
+  ASSERT_EQ(tunnels_->active(), 1);
+  const int64_t errors = Stat(stats.errors);
+  // The client stays connected: only the threads' exit can end the tunnel (LeakSanitizer
+  // checks that it is freed).
+  ep_.Shutdown();
+  EXPECT_EQ(tunnels_->active(), 0);
+  EXPECT_EQ(Stat(stats.errors), errors) << "an exit is not a relay failure";
+  origin.Join();
+  EXPECT_TRUE(origin_end.eof || origin_end.reset) << "the origin connection was not closed";
+}
+
 TEST_F(TunnelTest, ForwardClientHalfCloseReachesTheOriginAndTheResponseStillArrives) {
   std::string response = Pattern(100 * 1024, 5);
   std::string origin_got;

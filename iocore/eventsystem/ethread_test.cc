@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "iocore/eventsystem/thread_live_set.h"
 #include "tests/util/wait.h"
 
 namespace tollgate {
@@ -382,6 +383,40 @@ TEST(EThreadWakeTest, TaskThreadWakesTheTargetBeforeItsHandlerReturns) {
   (*task)->RequestStop();
   (*net)->Join();
   (*task)->Join();
+}
+
+// An object that lives on the event thread; ending it removes it from its set and records it.
+struct LiveThing {
+  int id = 0;
+  std::vector<int>* ended = nullptr;
+  void EndForThreadExit() {
+    ThreadLiveSet<LiveThing>::ForCurrentThread()->Remove(this);
+    ended->push_back(id);
+  }
+};
+
+TEST_F(EThreadTest, ThreadLiveSetEndsTheMembersLeftWhenTheThreadStops) {
+  std::vector<int> ended;  // written on the event thread only, read after Join
+  std::vector<LiveThing> things(4);
+  bool off_thread_null = ThreadLiveSet<LiveThing>::ForCurrentThread() == nullptr;
+  size_t size_before_stop = 0;
+  RunOnThread([&] {
+    ThreadLiveSet<LiveThing>* live = ThreadLiveSet<LiveThing>::ForCurrentThread();
+    ASSERT_NE(live, nullptr);
+    EXPECT_EQ(ThreadLiveSet<LiveThing>::ForCurrentThread(), live) << "one set per thread";
+    for (int i = 0; i < 4; ++i) {
+      things[i] = LiveThing{i, &ended};
+      live->Add(&things[i]);
+    }
+    live->Remove(&things[1]);  // ended by itself before the stop
+    size_before_stop = live->size();
+  });
+  thread_->RequestStop();
+  thread_->Join();
+  EXPECT_TRUE(off_thread_null);
+  EXPECT_EQ(size_before_stop, 3u);
+  std::sort(ended.begin(), ended.end());
+  EXPECT_EQ(ended, (std::vector<int>{0, 2, 3}));
 }
 
 }  // namespace

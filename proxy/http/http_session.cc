@@ -53,30 +53,6 @@ const char* TlsVersionName(SSL* ssl) { return ssl != nullptr ? SSL_get_version(s
 
 }  // namespace
 
-// The sessions alive on one net thread. When the thread exits (a shutdown, also one that cut a
-// drain short), the ones still there are freed; their connections are closed by the net layer
-// right after, without callbacks.
-struct HttpSession::ThreadSessions {
-  absl::flat_hash_set<HttpSession*> live;
-  bool exiting = false;
-
-  static ThreadSessions* ForCurrentThread() {
-    thread_local ThreadSessions* sessions = nullptr;
-    if (sessions != nullptr) return sessions;
-    NetHandler* nh = NetHandler::ForCurrentThread();
-    if (nh == nullptr) return nullptr;
-    sessions = new ThreadSessions;
-    ThreadSessions* self = sessions;
-    nh->thread()->AtExit([self] {
-      self->exiting = true;
-      for (HttpSession* session : self->live) delete session;
-      sessions = nullptr;
-      delete self;
-    });
-    return sessions;
-  }
-};
-
 HttpSession::HttpSession(HttpProxy* proxy, NetVConnection* client, HttpScheme scheme)
     : Continuation(NewProxyMutex()),
       proxy_(proxy),
@@ -85,7 +61,7 @@ HttpSession::HttpSession(HttpProxy* proxy, NetVConnection* client, HttpScheme sc
       out_(kHeadSizeClass) {}
 
 HttpSession::~HttpSession() {
-  if (registry_ != nullptr && !registry_->exiting) registry_->live.erase(this);
+  if (live_ != nullptr) live_->Remove(this);
 }
 
 HttpSession::Transaction::Transaction() : origin_out(kHeadSizeClass) {
@@ -98,8 +74,8 @@ void HttpSession::Start() {
   // The session may end (and delete itself) inside Start: keep its mutex alive for the guard.
   Ptr<ProxyMutex> mutex = this->mutex();
   MutexLock lock(mutex.get());
-  registry_ = ThreadSessions::ForCurrentThread();
-  if (registry_ != nullptr) registry_->live.insert(this);
+  live_ = ThreadLiveSet<HttpSession>::ForCurrentThread();
+  if (live_ != nullptr) live_->Add(this);
   proxy_->SessionOpened();
   client_addr_ = client_->remote_addr().AddressString();
   if (auto* tls = dynamic_cast<SSLNetVConnection*>(client_)) {

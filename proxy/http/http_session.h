@@ -33,6 +33,7 @@
 #include <string>
 
 #include "iocore/eventsystem/io_buffer.h"
+#include "iocore/eventsystem/thread_live_set.h"
 #include "iocore/net/net_vconnection.h"
 #include "iocore/tls/ssl_net_vconnection.h"
 #include "proxy/http/body_forwarder.h"
@@ -98,10 +99,12 @@ class HttpSession final : public Continuation {
   bool HostMatchesSniPolicy();
   void CountStatus(int status);
 
-  struct ThreadSessions;
+  friend class ThreadLiveSet<HttpSession>;
+  // EndForThreadExit frees the session when its thread stops with it still open.
+  void EndForThreadExit() { delete this; }
 
   HttpProxy* const proxy_;
-  ThreadSessions* registry_ = nullptr;
+  ThreadLiveSet<HttpSession>* live_ = nullptr;  // the sessions of this one's thread
   NetVConnection* client_;
   const HttpScheme scheme_;
   State state_ = State::kReadRequest;
